@@ -1,0 +1,152 @@
+"""Read ``data/`` (or ``$CARBONPLAN_DATA_DIR``), validate it, and hand out DataFrames.
+
+A corrupt or hand-edited file fails here with the file, row and column named, instead of
+producing a wrong ranking later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recommender.catalog import schema
+from recommender.errors import DataError
+
+DATA_DIR_ENV = "CARBONPLAN_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The validated shipped data. Frames are never mutated by consumers."""
+
+    offers: pd.DataFrame
+    regions: pd.DataFrame
+    gpus: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path = Path()
+
+    @property
+    def prices_as_of(self) -> str:
+        """The span of price dates, e.g. ``2025-11-01..2026-08-22``."""
+        dates = self.offers["price_as_of"]
+        lo, hi = str(dates.min()), str(dates.max())
+        return lo if lo == hi else f"{lo}..{hi}"
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override)
+    import recommender.data
+
+    return Path(recommender.data.__file__).parent
+
+
+def _read_csv(path: Path, columns: tuple[schema.Column, ...]) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"data file {path} is missing")
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise DataError(
+            f"{path} starts with a byte-order mark", "rebuild it: python scripts/build_data.py"
+        )
+    dtypes = {c.name: ("string" if c.kind == "str" else "float64") for c in columns}
+    try:
+        frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path.name} cannot be parsed: {first}") from None
+    return _validate(frame, columns, path.name)
+
+
+def _validate(frame: pd.DataFrame, columns: tuple[schema.Column, ...], name: str) -> pd.DataFrame:
+    missing = [c.name for c in columns if c.name not in frame.columns]
+    if missing:
+        raise DataError(f"{name} lacks column(s): {', '.join(missing)}")
+    if frame.empty:
+        raise DataError(f"{name} has no rows")
+    for col in columns:
+        values = frame[col.name]
+        empty = values.isna()
+        if col.required and empty.any():
+            row = int(empty.to_numpy().nonzero()[0][0]) + 2  # header is line 1
+            raise DataError(f"{name} line {row}: column {col.name} is empty")
+        if col.kind == "str":
+            continue
+        present = values[~empty]
+        bad = ~present.between(
+            col.low if col.low is not None else -float("inf"),
+            col.high if col.high is not None else float("inf"),
+        )
+        if bad.any():
+            idx = present[bad].index[0]
+            raise DataError(
+                f"{name} line {int(idx) + 2}: {col.name}={present[idx]} is outside "
+                f"[{col.low}, {col.high}]"
+            )
+        if col.kind == "int":
+            frame[col.name] = values.astype("Int64")
+    return frame[[c.name for c in columns]]
+
+
+def _check_references(offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame) -> None:
+    dup = regions.duplicated(["provider", "region"])
+    if dup.any():
+        r = regions[dup].iloc[0]
+        raise DataError(f"regions.csv lists {r['provider']}:{r['region']} twice")
+    if gpus["gpu"].duplicated().any():
+        raise DataError(f"gpus.csv lists {gpus['gpu'][gpus['gpu'].duplicated()].iloc[0]} twice")
+    known = set(zip(regions["provider"], regions["region"], strict=True))
+    pairs = set(zip(offers["provider"], offers["region"], strict=True))
+    unknown = sorted(pairs - known)
+    if unknown:
+        p, r = unknown[0]
+        raise DataError(f"offers.csv names region {p}:{r}, which regions.csv lacks")
+    unknown_gpus = sorted(set(offers["gpu"]) - set(gpus["gpu"]))
+    if unknown_gpus:
+        raise DataError(f"offers.csv names GPU {unknown_gpus[0]}, which gpus.csv lacks")
+    spot_above = offers["spot_usd_per_hour"] > offers["usd_per_hour"]
+    if spot_above.any():
+        o = offers[spot_above].iloc[0]
+        raise DataError(
+            f"offers.csv: {o['provider']}:{o['region']} {o['instance_type']} has a spot price "
+            "above its on-demand price"
+        )
+    if offers.duplicated(["provider", "region", "instance_type"]).any():
+        raise DataError("offers.csv lists the same (provider, region, instance_type) twice")
+
+
+_CACHE: dict[Path, Catalog] = {}
+
+
+def load_catalog(data_dir: Path | None = None) -> Catalog:
+    """Load and validate the catalog once per process (per directory)."""
+    directory = (data_dir or default_data_dir()).resolve()
+    if directory in _CACHE:
+        return _CACHE[directory]
+    meta_path = directory / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{meta_path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{meta_path} is not valid JSON ({exc.__class__.__name__})") from None
+    version = meta.get("schema_version") if isinstance(meta, dict) else None
+    if version != schema.SCHEMA_VERSION:
+        raise DataError(
+            f"{meta_path} has schema_version {version!r}; this carbonplan reads "
+            f"{schema.SCHEMA_VERSION}",
+            "rebuild the data with this version: python scripts/build_data.py",
+        )
+    offers = _read_csv(directory / "offers.csv", schema.OFFERS)
+    regions = _read_csv(directory / "regions.csv", schema.REGIONS)
+    gpus = _read_csv(directory / "gpus.csv", schema.GPUS)
+    _check_references(offers, regions, gpus)
+    catalog = Catalog(offers=offers, regions=regions, gpus=gpus, meta=meta, data_dir=directory)
+    _CACHE[directory] = catalog
+    return catalog

@@ -1,0 +1,76 @@
+"""The columns each data file must have, with their kinds and allowed ranges.
+
+Validation happens once, when a file is read; code after that trusts the frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "str" | "float" | "int"
+    required: bool = True  # may not be empty
+    low: float | None = None  # inclusive bounds for numbers
+    high: float | None = None
+
+
+OFFERS = (
+    Column("provider", "str"),
+    Column("region", "str"),
+    Column("instance_type", "str"),
+    Column("gpu", "str"),
+    Column("gpu_count", "float", low=0.01, high=64),
+    Column("vcpus", "float", low=1, high=1024),
+    Column("memory_gib", "float", low=1, high=32768),
+    Column("usd_per_hour", "float", low=0.01, high=1000),
+    Column("spot_usd_per_hour", "float", required=False, low=0.001, high=1000),
+    Column("zones", "float", required=False, low=0, high=64),
+    Column("price_as_of", "str"),
+    Column("price_source", "str"),
+    Column("spot_source", "str", required=False),
+    Column("note", "str", required=False),
+)
+
+REGIONS = (
+    Column("provider", "str"),
+    Column("region", "str"),
+    Column("location", "str"),
+    Column("country", "str"),
+    Column("country_code", "str"),
+    Column("subdivision", "str", required=False),
+    Column("lat", "float", low=-90, high=90),
+    Column("lon", "float", low=-180, high=180),
+    Column("em_zone", "str", required=False),
+    Column("watttime_region", "str", required=False),
+    Column("gco2_per_kwh", "float", low=0, high=1500),
+    Column("intensity_source", "str"),
+    Column("intensity_year", "int", low=2000, high=2100),
+    Column("intensity_basis", "str"),
+    Column("em_annual_gco2_per_kwh", "float", required=False, low=0, high=1500),
+    Column("pue", "float", low=1.0, high=3.0),
+    Column("pue_source", "str"),
+    Column("pue_year", "str"),
+)
+
+GPUS = (
+    Column("gpu", "str"),
+    Column("aliases", "str", required=False),
+    Column("vendor", "str"),
+    Column("tdp_w", "float", low=10, high=2000),
+    Column("memory_gb", "float", low=1, high=1024),
+    Column("bf16_tflops", "float", required=False, low=0.1, high=20000),
+    Column("fp32_tflops", "float", required=False, low=0.1, high=2000),
+    Column("mem_bw_gbs", "float", required=False, low=10, high=50000),
+    Column("rel_throughput", "float", low=0.001, high=100),
+    Column("throughput_basis", "str"),
+    Column("throughput_source", "str"),
+    Column("spec_source", "str"),
+)
+
+INTENSITY_BASES = ("provider-region", "subnational", "country")
+THROUGHPUT_BASES = ("measured", "estimated")

@@ -1,0 +1,620 @@
+"""The ``carbonplan`` command line: parse -> call the core -> render -> exit code.
+
+Only this module prints errors or chooses exit codes; everything below it raises.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from recommender import __version__
+from recommender import assumptions as A
+from recommender._click import ParameterSource
+from recommender._click import exceptions as click_exc
+from recommender.errors import BadInputError, CarbonplanError, ExitCode
+
+app = typer.Typer(
+    name="carbonplan",
+    help="Plan GPU training jobs across AWS, GCP and Azure for the least CO2e within your "
+    "budget and deadline. Offline by default, on the shipped data.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # never print locals (they may hold tokens)
+    rich_markup_mode=None,
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Objective(StrEnum):
+    carbon = "carbon"
+    cost = "cost"
+    time = "time"
+    balanced = "balanced"
+
+
+class RegionSort(StrEnum):
+    intensity = "intensity"
+    region = "region"
+    pue = "pue"
+
+
+def _console() -> Console:
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(width=200, soft_wrap=False)
+    return console
+
+
+def _number(
+    flag: str,
+    value: float | None,
+    *,
+    low: float = 0.0,
+    high: float = 1e12,
+    inclusive_low: bool = False,
+) -> None:
+    """Reject NaN, infinities and values outside a sane range, naming the flag."""
+    if value is None:
+        return
+    if math.isnan(value) or math.isinf(value):
+        raise BadInputError(f"{flag} must be a finite number, not {value}")
+    too_low = value < low if inclusive_low else value <= low
+    if too_low:
+        bound = f">= {low:g}" if inclusive_low else f"> {low:g}"
+        raise BadInputError(f"{flag} must be {bound}, got {value:g}")
+    if value > high:
+        raise BadInputError(
+            f"{flag}={value:g} is implausibly large (limit {high:g})",
+            "check the unit: the flag's --help says what it expects",
+        )
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept both repeated flags and comma-separated lists."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out
+
+
+def _emit(fmt: Format, document: Any, records: list[dict[str, Any]]) -> None:
+    from recommender.reports.records import to_csv, to_json
+
+    if fmt is Format.json:
+        sys.stdout.write(to_json(document) + "\n")
+    else:
+        sys.stdout.write(to_csv(records))
+
+
+# Options shared by the commands that plan a job (suggest now; report and launch later).
+GpuHoursOpt = Annotated[
+    float,
+    typer.Option("--gpu-hours", help="Work to do, in GPU-hours on the reference GPU (--ref-gpu)."),
+]
+RefGpuOpt = Annotated[
+    str, typer.Option("--ref-gpu", help="GPU the --gpu-hours were measured on (aliases accepted).")
+]
+ProviderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--provider", help="Only these clouds: aws, gcp, azure (repeat or comma-separate)."
+    ),
+]
+RegionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--region", help="Only these regions, as PROVIDER:REGION (repeatable)."),
+]
+ExcludeRegionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude-region", help="Never these regions, as PROVIDER:REGION (repeatable)."),
+]
+GpuOpt = Annotated[
+    list[str] | None, typer.Option("--gpu", help="Only these GPU models (repeatable; aliases ok).")
+]
+MinGpuMemoryOpt = Annotated[
+    float | None, typer.Option("--min-gpu-memory", help="Minimum memory per GPU, in GB.")
+]
+SpotOpt = Annotated[bool, typer.Option("--spot", help="Only spot (preemptible) capacity.")]
+OnDemandOpt = Annotated[bool, typer.Option("--on-demand", help="Only on-demand capacity.")]
+MaxInstancesOpt = Annotated[
+    int,
+    typer.Option("--max-instances", help="Most instances a --deadline may use in parallel."),
+]
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        help="Wall-clock hours the job must finish in; uses the fewest instances that make it.",
+    ),
+]
+MaxCostOpt = Annotated[float | None, typer.Option("--max-cost", help="Budget in USD.")]
+MaxKgOpt = Annotated[float | None, typer.Option("--max-kg", help="Most kg CO2e allowed.")]
+ObjectiveOpt = Annotated[
+    Objective,
+    typer.Option(
+        "--objective",
+        help="Rank by carbon (kg), cost ($), time (hours) or balanced ($ + carbon price x t).",
+    ),
+]
+CarbonPriceOpt = Annotated[
+    float,
+    typer.Option(
+        "--carbon-price",
+        help="USD per t CO2e for --objective balanced "
+        f"[default: {A.CARBON_PRICE_USD_PER_T.value:g}, {A.CARBON_PRICE_USD_PER_T.source}]",
+        show_default=False,
+    ),
+]
+UtilisationOpt = Annotated[
+    float,
+    typer.Option(
+        "--utilisation",
+        help="Average GPU power as a fraction of TDP.",
+    ),
+]
+ScalingOpt = Annotated[
+    float,
+    typer.Option(
+        "--scaling-efficiency", help="Throughput per GPU kept when a job spans several instances."
+    ),
+]
+EmbodiedOpt = Annotated[
+    float,
+    typer.Option("--embodied", help="Embodied emissions, gCO2e per GPU-hour (BLOOM method)."),
+]
+NoEmbodiedOpt = Annotated[bool, typer.Option("--no-embodied", help="Leave embodied emissions out.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
+
+
+def _defaults_used(ctx: typer.Context) -> set[str]:
+    """Names of parameters the user did not set (echoed so readers see what was assumed)."""
+    used = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            used.add(name)
+    return used
+
+
+@app.command()
+def suggest(
+    ctx: typer.Context,
+    gpu_hours: GpuHoursOpt,
+    ref_gpu: RefGpuOpt = "A100",
+    provider: ProviderOpt = None,
+    region: RegionOpt = None,
+    exclude_region: ExcludeRegionOpt = None,
+    gpu: GpuOpt = None,
+    min_gpu_memory: MinGpuMemoryOpt = None,
+    spot: SpotOpt = False,
+    on_demand: OnDemandOpt = False,
+    max_instances: MaxInstancesOpt = 8,
+    deadline: DeadlineOpt = None,
+    max_cost: MaxCostOpt = None,
+    max_kg: MaxKgOpt = None,
+    objective: ObjectiveOpt = Objective.carbon,
+    carbon_price: CarbonPriceOpt = A.CARBON_PRICE_USD_PER_T.value,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="PROVIDER:REGION to compare every option against (same GPU); adds kg and $ saved.",
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="How many options to show (0 = all).")] = 20,
+    all_sizes: Annotated[
+        bool,
+        typer.Option(
+            "--all-sizes",
+            help="Also show host sizes that another size of the same GPU "
+            "in the same region beats on cost, CO2e and time.",
+        ),
+    ] = False,
+    utilisation: UtilisationOpt = A.GPU_UTILISATION.value,
+    scaling_efficiency: ScalingOpt = A.SCALING_EFFICIENCY.value,
+    embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value,
+    no_embodied: NoEmbodiedOpt = False,
+    fmt: FormatOpt = Format.table,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show every assumption, constraint and source.")
+    ] = False,
+) -> None:
+    """Rank (cloud, region, instance, market) options for a job by carbon, cost or time."""
+    from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
+    from recommender.planner import Constraints, Job, Settings, plan
+    from recommender.reports.records import option_records
+    from recommender.reports.views import plan_document, render_plan
+
+    _number("--gpu-hours", gpu_hours, high=1e9)
+    _number("--min-gpu-memory", min_gpu_memory, high=4096)
+    _number("--deadline", deadline, high=1e6)
+    _number("--max-cost", max_cost, high=1e10)
+    _number("--max-kg", max_kg, high=1e10)
+    _number("--carbon-price", carbon_price, low=0, inclusive_low=True, high=1e5)
+    _number("--utilisation", utilisation, high=1.0)
+    _number("--scaling-efficiency", scaling_efficiency, high=1.0)
+    _number("--embodied", embodied, low=0, inclusive_low=True, high=1e4)
+    if max_instances < 1 or max_instances > 1024:
+        raise BadInputError(f"--max-instances must be between 1 and 1024, got {max_instances}")
+    if top < 0:
+        raise BadInputError(f"--top must be >= 0, got {top}")
+    if no_embodied and ctx.get_parameter_source("embodied") is ParameterSource.COMMANDLINE:
+        raise BadInputError(
+            "--embodied and --no-embodied contradict each other", "give one of them"
+        )
+
+    catalog = load_catalog()
+    providers = tuple(dict.fromkeys(resolve_provider(p) for p in _split(provider))) or None
+    regions = tuple(parse_region(r, catalog.regions) for r in _split(region)) or None
+    excluded = tuple(parse_region(r, catalog.regions) for r in _split(exclude_region))
+    if regions and providers:
+        outside = [f"{p}:{r}" for p, r in regions if p not in providers]
+        if outside:
+            raise BadInputError(
+                f"--region {outside[0]} is not in --provider {','.join(providers)}",
+                "drop the --provider filter or choose a region of those providers",
+            )
+    if regions and excluded and set(regions) <= set(excluded):
+        raise BadInputError("every --region is also excluded by --exclude-region")
+    gpus = tuple(dict.fromkeys(resolve_gpu(g, catalog.gpus) for g in _split(gpu))) or None
+    base = parse_region(baseline, catalog.regions) if baseline else None
+    markets: tuple[str, ...] = ("on-demand", "spot")
+    if spot != on_demand:
+        markets = ("spot",) if spot else ("on-demand",)
+
+    job = Job(gpu_hours=gpu_hours, ref_gpu=resolve_gpu(ref_gpu, catalog.gpus))
+    settings = Settings(
+        gpu_utilisation=utilisation,
+        scaling_efficiency=scaling_efficiency,
+        embodied_g_per_gpu_hour=0.0 if no_embodied else embodied,
+        carbon_price_usd_per_t=carbon_price,
+        objective=objective.value,
+    )
+    constraints = Constraints(
+        providers=providers,
+        regions=regions,
+        exclude_regions=excluded,
+        gpus=gpus,
+        min_gpu_memory_gb=min_gpu_memory,
+        markets=markets,
+        max_instances=max_instances,
+        deadline_hours=deadline,
+        max_cost_usd=max_cost,
+        max_kgco2e=max_kg,
+    )
+    result = plan(
+        catalog.offers,
+        catalog.regions,
+        catalog.gpus,
+        job,
+        settings,
+        constraints,
+        baseline=base,
+        top=top or None,
+        all_sizes=all_sizes,
+    )
+    if fmt is Format.table:
+        render_plan(result, catalog, _console(), explain)
+        return
+    document = plan_document(result, catalog, _defaults_used(ctx))
+    _emit(fmt, document, option_records(result.options))
+
+
+@app.command()
+def estimate(
+    ctx: typer.Context,
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU model (aliases accepted).")],
+    hours: Annotated[float, typer.Option("--hours", help="Wall-clock hours the GPUs run.")],
+    count: Annotated[float, typer.Option("--count", help="Number of GPUs.")] = 1,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="PROVIDER:REGION whose grid intensity and PUE to use."),
+    ] = None,
+    intensity: Annotated[
+        float | None,
+        typer.Option("--intensity", help="Grid intensity in gCO2e/kWh (overrides --region's)."),
+    ] = None,
+    gpu_power_w: Annotated[
+        float | None,
+        typer.Option("--gpu-power-w", help="Average W per GPU [default: TDP x --utilisation]."),
+    ] = None,
+    host_power_w: Annotated[
+        float | None,
+        typer.Option(
+            "--host-power-w",
+            help="Average W for everything but the GPUs (CPUs, "
+            "memory, ...) [default: median cloud host per GPU x --count].",
+        ),
+    ] = None,
+    power_w: Annotated[
+        float | None,
+        typer.Option(
+            "--power-w",
+            help="Total average IT power of the job in W; replaces all power modelling.",
+        ),
+    ] = None,
+    pue: Annotated[
+        float | None,
+        typer.Option("--pue", help="Power usage effectiveness [default: the region's, else 1.0]."),
+    ] = None,
+    utilisation: UtilisationOpt = A.GPU_UTILISATION.value,
+    embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value,
+    no_embodied: NoEmbodiedOpt = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Energy and CO2e of one job: GPU x count x hours x grid intensity (+ host, PUE, embodied)."""
+    from recommender.catalog import load_catalog, parse_region, resolve_gpu
+    from recommender.planner import estimate as run_estimate
+    from recommender.reports.views import estimate_document, render_estimate
+
+    _number("--hours", hours, high=1e9)
+    _number("--count", count, high=1e6)
+    _number("--intensity", intensity, low=0, inclusive_low=True, high=2000)
+    _number("--gpu-power-w", gpu_power_w, low=0, inclusive_low=True, high=5000)
+    _number("--host-power-w", host_power_w, low=0, inclusive_low=True, high=1e7)
+    _number("--power-w", power_w, high=1e9)
+    _number("--pue", pue, low=1.0, inclusive_low=True, high=3.0)
+    _number("--utilisation", utilisation, high=1.0)
+    _number("--embodied", embodied, low=0, inclusive_low=True, high=1e4)
+    given = {
+        n
+        for n in ("gpu_power_w", "host_power_w", "utilisation")
+        if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE
+    }
+    if power_w is not None and given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in sorted(given))
+        raise BadInputError(
+            f"--power-w replaces the power model; it cannot be combined with {flags}",
+            "give either --power-w or the per-part figures",
+        )
+    if region is None and intensity is None:
+        raise BadInputError(
+            "estimate needs a grid intensity",
+            "give --region PROVIDER:REGION or --intensity G (gCO2e/kWh)",
+        )
+    if no_embodied and ctx.get_parameter_source("embodied") is ParameterSource.COMMANDLINE:
+        raise BadInputError("--embodied and --no-embodied contradict each other")
+
+    catalog = load_catalog()
+    name = resolve_gpu(gpu, catalog.gpus)
+    spec = catalog.gpus.set_index("gpu").loc[name]
+    sources: dict[str, str] = {}
+    region_row = None
+    if region is not None:
+        p, r = parse_region(region, catalog.regions)
+        regions = catalog.regions
+        region_row = regions[(regions["provider"] == p) & (regions["region"] == r)].iloc[0]
+    if intensity is not None:
+        g = intensity
+        sources["gco2_per_kwh"] = "--intensity"
+    else:
+        assert region_row is not None
+        g = float(region_row["gco2_per_kwh"])
+        sources["gco2_per_kwh"] = (
+            f"{region_row['provider']}:{region_row['region']}: {region_row['intensity_source']}"
+            f" ({region_row['intensity_year']})"
+        )
+    if pue is not None:
+        pue_value = pue
+        sources["pue"] = "--pue"
+    elif region_row is not None:
+        pue_value = float(region_row["pue"])
+        sources["pue"] = (
+            f"{region_row['provider']}:{region_row['region']}: {region_row['pue_source']}"
+        )
+    else:
+        pue_value = 1.0
+        sources["pue"] = "default 1.0 (IT energy only: no --region or --pue given)"
+    if gpu_power_w is None:
+        gpu_w = float(spec["tdp_w"]) * utilisation
+        sources["gpu_power_w"] = f"TDP {spec['tdp_w']:g} W x utilisation {utilisation:g}"
+    else:
+        gpu_w = gpu_power_w
+        sources["gpu_power_w"] = "--gpu-power-w"
+    if host_power_w is None:
+        host_w, host_src = _default_host_w(catalog.offers, name, count)
+        sources["host_power_w"] = host_src
+    else:
+        host_w = host_power_w
+        sources["host_power_w"] = "--host-power-w"
+    sources["power_w"] = "--power-w" if power_w is not None else "GPU power x count + host power"
+    embodied_g = 0.0 if no_embodied else embodied
+    sources["embodied_g_per_gpu_hour"] = (
+        "--no-embodied"
+        if no_embodied
+        else "--embodied"
+        if ctx.get_parameter_source("embodied") is ParameterSource.COMMANDLINE
+        else A.EMBODIED_G_PER_GPU_HOUR.source
+    )
+    result = run_estimate(
+        gpu=name,
+        count=count,
+        hours=hours,
+        gco2_per_kwh=g,
+        pue=pue_value,
+        gpu_power_w=gpu_w,
+        host_power_w=host_w,
+        power_w=power_w,
+        embodied_g_per_gpu_hour=embodied_g,
+        sources=sources,
+    )
+    if fmt is Format.table:
+        render_estimate(result, _console())
+        return
+    document = estimate_document(result)
+    flat = {k: v for k, v in document.items() if not isinstance(v, dict)}
+    _emit(fmt, document, [flat])
+
+
+def _default_host_w(offers: Any, gpu: str, count: float) -> tuple[float, str]:
+    """Host power per GPU: the median over the cloud offers with this GPU, times ``count``."""
+    rows = offers[(offers["gpu"] == gpu) & (offers["gpu_count"] >= 1)]
+    if rows.empty:
+        return 0.0, "not modelled (no cloud offer with this GPU); pass --host-power-w"
+    per_gpu = (
+        rows["vcpus"] * A.CPU_W_PER_VCPU.value + rows["memory_gib"] * A.MEMORY_W_PER_GIB.value
+    ) / rows["gpu_count"]
+    median = float(per_gpu.median())
+    return median * count, (
+        f"{median:.0f} W per GPU x {count:g}: median host (vCPUs x {A.CPU_W_PER_VCPU.value} W + "
+        f"GiB x {A.MEMORY_W_PER_GIB.value} W) over {len(rows)} cloud offers with {gpu}"
+    )
+
+
+def _with_region_gpus(catalog: Any) -> Any:
+    offers = catalog.offers
+    gpus_by_region = (
+        offers.groupby(["provider", "region"])["gpu"]
+        .agg(lambda s: sorted(set(s)))
+        .rename("gpus")
+        .reset_index()
+    )
+    # Regions whose catalog rows were all excluded (see data/offers_excluded.csv) have no GPUs.
+    return catalog.regions.merge(gpus_by_region, on=["provider", "region"], how="inner")
+
+
+@app.command()
+def regions(
+    provider: ProviderOpt = None,
+    gpu: GpuOpt = None,
+    sort: Annotated[
+        RegionSort, typer.Option("--sort", help="intensity (cleanest first), region or pue.")
+    ] = RegionSort.intensity,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List cloud regions with GPU offers: location, grid intensity, PUE, GPUs offered."""
+    from recommender.catalog import load_catalog, resolve_gpu, resolve_provider
+    from recommender.reports.views import region_records, render_regions
+
+    catalog = load_catalog()
+    frame = _with_region_gpus(catalog)
+    providers = [resolve_provider(p) for p in _split(provider)]
+    if providers:
+        frame = frame[frame["provider"].isin(providers)]
+    wanted = [resolve_gpu(g, catalog.gpus) for g in _split(gpu)]
+    if wanted:
+        frame = frame[frame["gpus"].map(lambda gs: any(g in gs for g in wanted))]
+    keys = {
+        "intensity": ["gco2_per_kwh", "provider", "region"],
+        "region": ["provider", "region"],
+        "pue": ["pue", "provider", "region"],
+    }[sort.value]
+    frame = frame.sort_values(keys, kind="mergesort")
+    if frame.empty:
+        raise BadInputError("no region matches the filters", "drop --gpu or --provider")
+    if fmt is Format.table:
+        render_regions(frame, _console())
+        return
+    records = region_records(frame)
+    if fmt is Format.csv:
+        for record in records:
+            record["gpus"] = ";".join(record["gpus"])
+    _emit(fmt, records, records)
+
+
+@app.command()
+def gpus(
+    provider: ProviderOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List GPU models: TDP, memory, BF16 TFLOPS, relative training throughput and evidence."""
+    from recommender.catalog import load_catalog, resolve_provider
+    from recommender.reports.views import gpu_records, render_gpus
+
+    catalog = load_catalog()
+    by_gpu = catalog.offers.groupby("gpu")["provider"].agg(lambda s: sorted(set(s)))
+    frame = catalog.gpus.assign(providers=catalog.gpus["gpu"].map(lambda g: by_gpu.get(g, [])))
+    providers = [resolve_provider(p) for p in _split(provider)]
+    if providers:
+        frame = frame[frame["providers"].map(lambda ps: any(p in ps for p in providers))]
+    frame = frame.sort_values(["rel_throughput", "gpu"], ascending=[False, True], kind="mergesort")
+    if fmt is Format.table:
+        render_gpus(frame, _console())
+        return
+    records = gpu_records(frame)
+    if fmt is Format.csv:
+        for record in records:
+            record["providers"] = ";".join(record["providers"])
+    _emit(fmt, records, records)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"carbonplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors (never shows secrets).")
+    ] = False,
+) -> None:
+    if debug:
+        os.environ["CARBONPLAN_DEBUG"] = "1"
+
+
+def _fail(message: str, hint: str, code: int) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"error: {message}", markup=False)
+    if hint:
+        err.print(f"hint: {hint}", markup=False)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and turn every failure into one error line and an exit code."""
+    debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in (argv or sys.argv[1:])
+    try:
+        app(args=argv, prog_name="carbonplan", standalone_mode=False)
+    except CarbonplanError as exc:
+        if debug:
+            raise
+        return _fail(exc.message, exc.hint, int(exc.exit_code))
+    except click_exc.NoArgsIsHelpError:
+        return int(ExitCode.OK)
+    except click_exc.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "carbonplan"
+        return _fail(exc.format_message(), f"see '{command} --help'", int(ExitCode.BAD_INPUT))
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        return _fail("interrupted", "", int(ExitCode.INTERRUPTED))
+    except KeyboardInterrupt:
+        return _fail("interrupted", "", int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # a bug: say so plainly, without a traceback or locals
+        if debug:
+            raise
+        return _fail(
+            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            "rerun with --debug for a traceback and report it",
+            1,
+        )
+    return int(ExitCode.OK)
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""Offers x job -> ranked options.
+
+Everything here is a function of DataFrames: columns are computed for all candidates at once,
+constraints are boolean masks, and inputs are never mutated. The formulas are those of
+DESIGN.md ("Domain model"); their defaults live in :mod:`recommender.assumptions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recommender.errors import BadInputError, NoOptionError
+from recommender.planner.model import Constraints, Job, Settings
+
+_REGION_COLUMNS = [
+    "provider",
+    "region",
+    "location",
+    "country",
+    "country_code",
+    "em_zone",
+    "gco2_per_kwh",
+    "intensity_source",
+    "intensity_year",
+    "intensity_basis",
+    "pue",
+    "pue_source",
+]
+_GPU_COLUMNS = ["gpu", "tdp_w", "memory_gb", "rel_throughput", "throughput_basis"]
+_IDENTITY = ["provider", "region", "instance_type", "market"]
+_SORT_KEYS = {
+    "carbon": ["kgco2e", "cost_usd", "wall_hours"],
+    "cost": ["cost_usd", "kgco2e", "wall_hours"],
+    "time": ["wall_hours", "kgco2e", "cost_usd"],
+    "balanced": ["score_usd", "kgco2e", "wall_hours"],
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """How many options were left after one constraint was applied."""
+
+    name: str
+    remaining: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A ranked plan and how it was reached."""
+
+    options: pd.DataFrame  # the ranked options shown (after --top)
+    feasible: int  # options satisfying every constraint (before hiding and --top)
+    candidates: int  # options before any constraint
+    steps: tuple[Step, ...]
+    job: Job
+    settings: Settings
+    constraints: Constraints
+    baseline: tuple[str, str] | None = None
+    hidden_sizes: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def expand_markets(offers: pd.DataFrame) -> pd.DataFrame:
+    """One row per (offer, market): on-demand always, spot where a spot price exists."""
+    on_demand = offers.assign(market="on-demand", usd_per_hour=offers["usd_per_hour"])
+    spot_rows = offers[offers["spot_usd_per_hour"].notna()]
+    spot = spot_rows.assign(market="spot", usd_per_hour=spot_rows["spot_usd_per_hour"])
+    frame = pd.concat([on_demand, spot], ignore_index=True)
+    return frame.drop(columns=["spot_usd_per_hour"])
+
+
+def candidate_frame(
+    offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame
+) -> pd.DataFrame:
+    """Offers joined with their region (intensity, PUE) and GPU (power, throughput)."""
+    frame = expand_markets(offers)
+    frame = frame.merge(regions[_REGION_COLUMNS], on=["provider", "region"], how="left")
+    gpu_cols = gpus[_GPU_COLUMNS].rename(columns={"memory_gb": "gpu_memory_gb"})
+    frame = frame.merge(gpu_cols, on="gpu", how="left")
+    return frame
+
+
+def compute_metrics(
+    frame: pd.DataFrame,
+    job: Job,
+    settings: Settings,
+    ref_throughput: float,
+    deadline_hours: float | None,
+) -> pd.DataFrame:
+    """Add instances, wall hours, energy, emissions and cost columns (vectorised)."""
+    work = job.total_ref_gpu_hours
+    speed = frame["rel_throughput"] / ref_throughput
+    rate = speed * frame["gpu_count"]  # reference GPU-hours done per wall hour, one instance
+    single_wall = work / rate
+    if deadline_hours is None:
+        instances = pd.Series(1, index=frame.index, dtype="int64")
+    else:
+        needed = np.ceil(work / (rate * settings.scaling_efficiency * deadline_hours) - 1e-9)
+        instances = pd.Series(
+            np.where(single_wall <= deadline_hours, 1, np.maximum(needed, 2)),
+            index=frame.index,
+        ).astype("int64")
+    efficiency = np.where(instances > 1, settings.scaling_efficiency, 1.0)
+    wall = work / (rate * instances * efficiency)
+    gpu_kw = frame["gpu_count"] * frame["tdp_w"] * settings.gpu_utilisation / 1000.0
+    host_kw = (
+        frame["vcpus"] * settings.cpu_w_per_vcpu + frame["memory_gib"] * settings.memory_w_per_gib
+    ) / 1000.0
+    energy = (gpu_kw + host_kw) * instances * wall * frame["pue"]
+    operational = energy * frame["gco2_per_kwh"] / 1000.0
+    gpu_hours = frame["gpu_count"] * instances * wall
+    embodied = gpu_hours * settings.embodied_g_per_gpu_hour / 1000.0
+    cost = wall * instances * frame["usd_per_hour"]
+    kg = operational + embodied
+    return frame.assign(
+        speed=speed,
+        instances=instances,
+        wall_hours=wall,
+        gpu_hours=gpu_hours,
+        gpu_power_kw=gpu_kw,
+        host_power_kw=host_kw,
+        energy_kwh=energy,
+        operational_kgco2e=operational,
+        embodied_kgco2e=embodied,
+        kgco2e=kg,
+        cost_usd=cost,
+        score_usd=cost + settings.carbon_price_usd_per_t * kg / 1000.0,
+    )
+
+
+def pareto_mask(cost: pd.Series, kg: pd.Series) -> pd.Series:
+    """True where no other row is at least as good on both cost and kg and better on one."""
+    points = pd.DataFrame({"cost": cost.to_numpy(), "kg": kg.to_numpy()})
+    unique = points.drop_duplicates().sort_values(["cost", "kg"], kind="mergesort")
+    best_before = unique["kg"].cummin().shift(1, fill_value=np.inf)
+    unique = unique.assign(front=(unique["kg"] < best_before).to_numpy())
+    merged = points.merge(unique, on=["cost", "kg"], how="left")
+    return pd.Series(merged["front"].to_numpy(dtype=bool), index=cost.index)
+
+
+def dominated_sizes(frame: pd.DataFrame) -> pd.Series:
+    """True for sizes that another size with the same GPU in the same region and market beats
+    (or ties) on cost, kg and wall hours alike -- e.g. a bigger host VM around the same GPUs."""
+    keys = ["provider", "region", "market", "gpu"]
+    left = frame[[*keys, "cost_usd", "kgco2e", "wall_hours"]].reset_index(names="row")
+    pairs = left.merge(left, on=keys, suffixes=("", "_o"))
+    pairs = pairs[pairs["row"] != pairs["row_o"]]
+    no_worse = (
+        (pairs["cost_usd_o"] <= pairs["cost_usd"])
+        & (pairs["kgco2e_o"] <= pairs["kgco2e"])
+        & (pairs["wall_hours_o"] <= pairs["wall_hours"])
+    )
+    better = (
+        (pairs["cost_usd_o"] < pairs["cost_usd"])
+        | (pairs["kgco2e_o"] < pairs["kgco2e"])
+        | (pairs["wall_hours_o"] < pairs["wall_hours"])
+    )
+    # Exact ties: keep the first (lowest row id) so one of a set of equals survives.
+    tie_loser = ~better & (pairs["row_o"] < pairs["row"])
+    hit = pairs.loc[no_worse & (better | tie_loser), "row"].unique()
+    return pd.Series(frame.index.isin(left.loc[left["row"].isin(hit), "row"]), index=frame.index)
+
+
+def rank(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """Sort by the objective, breaking ties deterministically, and number from 1."""
+    if objective not in _SORT_KEYS:
+        raise BadInputError(
+            f"unknown objective {objective!r}", "use carbon, cost, time or balanced"
+        )
+    keys = [*_SORT_KEYS[objective], *_IDENTITY]
+    ranked = frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    return ranked.assign(rank=np.arange(1, len(ranked) + 1))
+
+
+def _baseline_columns(frame: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """Match each option to the same instance type (else the same GPU and count, cheapest)
+    in the baseline region and market; add what the option saves against it."""
+    cols = ["instance_type", "gpu", "gpu_count", "market", "kgco2e", "cost_usd"]
+    base = base[cols].sort_values(["cost_usd", "instance_type"], kind="mergesort")
+    same_type = base.drop_duplicates(["instance_type", "market"])
+    same_gpu = base.drop_duplicates(["gpu", "gpu_count", "market"])
+    first = frame[["instance_type", "market"]].merge(
+        same_type, on=["instance_type", "market"], how="left"
+    )
+    second = frame[["gpu", "gpu_count", "market"]].merge(
+        same_gpu, on=["gpu", "gpu_count", "market"], how="left"
+    )
+    use_first = first["kgco2e"].notna().to_numpy()
+    base_type = np.where(use_first, first["instance_type"], second["instance_type"])
+    base_kg = np.where(use_first, first["kgco2e"], second["kgco2e"])
+    base_cost = np.where(use_first, first["cost_usd"], second["cost_usd"])
+    return frame.assign(
+        baseline_instance_type=base_type,
+        baseline_kgco2e=base_kg,
+        baseline_cost_usd=base_cost,
+        saves_kgco2e=base_kg - frame["kgco2e"].to_numpy(),
+        saves_usd=base_cost - frame["cost_usd"].to_numpy(),
+    )
+
+
+def _no_option_error(step: Step, before: pd.DataFrame, constraints: Constraints) -> NoOptionError:
+    hints = {
+        "deadline": lambda: (
+            f"the fastest option needs {before['single_wall'].min():,.1f} h on one instance; "
+            f"raise --deadline or --max-instances (now {constraints.max_instances})"
+        ),
+        "max-cost": lambda: (
+            f"the cheapest remaining option costs ${before['cost_usd'].min():,.2f}; "
+            "raise --max-cost"
+        ),
+        "max-kg": lambda: (
+            f"the lowest-carbon remaining option emits {before['kgco2e'].min():,.1f} kg; "
+            "raise --max-kg"
+        ),
+    }
+    hint = hints.get(step.name, lambda: "")()
+    counts = f"{len(before)} options were left before {step.name}" + (
+        f" ({step.detail})" if step.detail else ""
+    )
+    return NoOptionError(f"no option satisfies --{step.name}: {counts}", hint or None)
+
+
+def _region_mask(frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...]) -> pd.Series:
+    keys = pd.Series(list(zip(frame["provider"], frame["region"], strict=True)), index=frame.index)
+    return keys.isin(set(pairs))
+
+
+def plan(
+    offers: pd.DataFrame,
+    regions: pd.DataFrame,
+    gpus: pd.DataFrame,
+    job: Job,
+    settings: Settings | None = None,
+    constraints: Constraints | None = None,
+    *,
+    baseline: tuple[str, str] | None = None,
+    top: int | None = 20,
+    all_sizes: bool = False,
+) -> Plan:
+    """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
+    settings = settings or Settings()
+    constraints = constraints or Constraints()
+    ref = gpus.loc[gpus["gpu"] == job.ref_gpu, "rel_throughput"]
+    if ref.empty:
+        raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
+    frame = candidate_frame(offers, regions, gpus)
+    frame = compute_metrics(frame, job, settings, float(ref.iloc[0]), constraints.deadline_hours)
+    frame = frame.assign(
+        single_wall=job.total_ref_gpu_hours / (frame["speed"] * frame["gpu_count"])
+    )
+    base_rows = (
+        frame[(frame["provider"] == baseline[0]) & (frame["region"] == baseline[1])]
+        if (baseline)
+        else None
+    )
+
+    c = constraints
+    masks: list[tuple[str, pd.Series | None, str]] = [
+        (
+            "provider",
+            frame["provider"].isin(c.providers) if c.providers else None,
+            ",".join(c.providers or ()),
+        ),
+        ("region", _region_mask(frame, c.regions) if c.regions else None, ""),
+        (
+            "exclude-region",
+            ~_region_mask(frame, c.exclude_regions) if c.exclude_regions else None,
+            "",
+        ),
+        ("gpu", frame["gpu"].isin(c.gpus) if c.gpus else None, ",".join(c.gpus or ())),
+        (
+            "min-gpu-memory",
+            frame["gpu_memory_gb"] >= c.min_gpu_memory_gb if c.min_gpu_memory_gb else None,
+            f"{c.min_gpu_memory_gb} GB",
+        ),
+        (
+            "market",
+            frame["market"].isin(c.markets) if set(c.markets) != {"on-demand", "spot"} else None,
+            ",".join(c.markets),
+        ),
+        (
+            "deadline",
+            frame["instances"] <= c.max_instances if c.deadline_hours is not None else None,
+            f"{c.deadline_hours} h with at most {c.max_instances} instance(s)",
+        ),
+        (
+            "max-cost",
+            frame["cost_usd"] <= c.max_cost_usd if c.max_cost_usd is not None else None,
+            f"${c.max_cost_usd:,.2f}" if c.max_cost_usd is not None else "",
+        ),
+        (
+            "max-kg",
+            frame["kgco2e"] <= c.max_kgco2e if c.max_kgco2e is not None else None,
+            f"{c.max_kgco2e} kg" if c.max_kgco2e is not None else "",
+        ),
+    ]
+    candidates = len(frame)
+    steps: list[Step] = []
+    for name, mask, detail in masks:
+        if mask is None:
+            continue
+        kept = frame[mask.reindex(frame.index, fill_value=False)]
+        step = Step(name, len(kept), detail)
+        steps.append(step)
+        if kept.empty:
+            raise _no_option_error(step, frame, constraints)
+        frame = kept
+
+    feasible = len(frame)
+    frame = frame.assign(pareto=pareto_mask(frame["cost_usd"], frame["kgco2e"]))
+    hidden = 0
+    if not all_sizes:
+        dominated = dominated_sizes(frame)
+        hidden = int(dominated.sum())
+        frame = frame[~dominated]
+    ranked = rank(frame, settings.objective)
+    if base_rows is not None:
+        ranked = _baseline_columns(ranked, base_rows)
+    if top is not None:
+        ranked = ranked.head(top)
+    return Plan(
+        options=ranked.drop(columns=["single_wall"]),
+        feasible=feasible,
+        candidates=candidates,
+        steps=tuple(steps),
+        job=job,
+        settings=settings,
+        constraints=constraints,
+        baseline=baseline,
+        hidden_sizes=hidden,
+    )

@@ -1,0 +1,64 @@
+"""Inputs of a plan: the job, the modelling settings and the user's constraints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from recommender import assumptions as A
+
+OBJECTIVES = ("carbon", "cost", "time", "balanced")
+MARKETS = ("on-demand", "spot")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work to do, in GPU-hours on the reference GPU, repeated ``trials`` times."""
+
+    gpu_hours: float
+    ref_gpu: str = "A100"
+    trials: int = 1
+
+    @property
+    def total_ref_gpu_hours(self) -> float:
+        return self.gpu_hours * self.trials
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Modelling assumptions; each default is sourced in :mod:`recommender.assumptions`."""
+
+    gpu_utilisation: float = A.GPU_UTILISATION.value
+    cpu_w_per_vcpu: float = A.CPU_W_PER_VCPU.value
+    memory_w_per_gib: float = A.MEMORY_W_PER_GIB.value
+    embodied_g_per_gpu_hour: float = A.EMBODIED_G_PER_GPU_HOUR.value
+    scaling_efficiency: float = A.SCALING_EFFICIENCY.value
+    carbon_price_usd_per_t: float = A.CARBON_PRICE_USD_PER_T.value
+    objective: str = "carbon"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the user allows. ``None`` means unconstrained."""
+
+    providers: tuple[str, ...] | None = None
+    regions: tuple[tuple[str, str], ...] | None = None
+    exclude_regions: tuple[tuple[str, str], ...] = ()
+    gpus: tuple[str, ...] | None = None
+    min_gpu_memory_gb: float | None = None
+    markets: tuple[str, ...] = MARKETS
+    max_instances: int = 8
+    deadline_hours: float | None = None
+    max_cost_usd: float | None = None
+    max_kgco2e: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("extra")
+        out["regions"] = [f"{p}:{r}" for p, r in self.regions] if self.regions else None
+        out["exclude_regions"] = [f"{p}:{r}" for p, r in self.exclude_regions]
+        return out

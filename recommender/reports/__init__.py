@@ -1,0 +1,1 @@
+"""Render results: rich tables for people, JSON and CSV for programs."""

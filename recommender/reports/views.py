@@ -1,0 +1,404 @@
+"""Documents (for JSON/CSV) and rich renderings (for people) of each command's result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from recommender import __version__
+from recommender import assumptions as A
+from recommender.catalog import Catalog
+from recommender.planner import Estimate, Plan
+from recommender.reports.records import frame_records, option_records, plain
+
+_SETTING_SOURCES = {
+    "gpu_utilisation": A.GPU_UTILISATION,
+    "cpu_w_per_vcpu": A.CPU_W_PER_VCPU,
+    "memory_w_per_gib": A.MEMORY_W_PER_GIB,
+    "embodied_g_per_gpu_hour": A.EMBODIED_G_PER_GPU_HOUR,
+    "scaling_efficiency": A.SCALING_EFFICIENCY,
+    "carbon_price_usd_per_t": A.CARBON_PRICE_USD_PER_T,
+}
+
+
+def _fmt(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _sig(value: float) -> str:
+    """Few significant digits, for quantities that span orders of magnitude."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+def assumption_rows(settings: dict[str, Any], defaults_used: set[str]) -> list[dict[str, Any]]:
+    rows = []
+    for name, value in settings.items():
+        figure = _SETTING_SOURCES.get(name)
+        rows.append(
+            {
+                "name": name,
+                "value": plain(value),
+                "unit": figure.unit if figure else "",
+                "default": name in defaults_used,
+                "estimated": bool(figure and figure.estimated),
+                "source": figure.source if figure else "",
+            }
+        )
+    return rows
+
+
+def data_section(catalog: Catalog, options: pd.DataFrame | None = None) -> dict[str, Any]:
+    section: dict[str, Any] = {
+        "prices_as_of": catalog.prices_as_of,
+        "schema_version": catalog.meta.get("schema_version"),
+        "built": catalog.meta.get("built"),
+        "sources": catalog.meta.get("sources", []),
+    }
+    if options is not None and not options.empty:
+        gpus = catalog.gpus[catalog.gpus["gpu"].isin(options["gpu"])]
+        section["gpus"] = frame_records(
+            gpus,
+            [
+                "gpu",
+                "tdp_w",
+                "memory_gb",
+                "rel_throughput",
+                "throughput_basis",
+                "throughput_source",
+            ],
+        )
+    return section
+
+
+def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict[str, Any]:
+    settings = plan.settings.as_dict()
+    objective = settings.pop("objective")
+    assumptions: dict[str, Any] = {k: plain(v) for k, v in settings.items()}
+    assumptions["objective"] = objective
+    assumptions["intensity"] = "static annual average (location-based)"
+    assumptions["defaults_used"] = sorted(defaults_used)
+    assumptions["details"] = assumption_rows(settings, defaults_used)
+    return {
+        "carbonplan_version": __version__,
+        "job": {
+            "gpu_hours": plain(plan.job.gpu_hours),
+            "ref_gpu": plan.job.ref_gpu,
+            "trials": plan.job.trials,
+            "total_ref_gpu_hours": plain(plan.job.total_ref_gpu_hours),
+        },
+        "assumptions": assumptions,
+        "constraints": plan.constraints.as_dict(),
+        "baseline": f"{plan.baseline[0]}:{plan.baseline[1]}" if plan.baseline else None,
+        "summary": {
+            "candidates": plan.candidates,
+            "feasible": plan.feasible,
+            "hidden_dominated_sizes": plan.hidden_sizes,
+            "shown": len(plan.options),
+            "pareto_shown": int(plan.options["pareto"].sum()),
+            "constraint_steps": [
+                {"constraint": s.name, "remaining": s.remaining, "detail": s.detail}
+                for s in plan.steps
+            ],
+        },
+        "options": option_records(plan.options),
+        "data": data_section(catalog, plan.options),
+    }
+
+
+def _intensity_label(row: Any) -> str:
+    basis = {"provider-region": "provider", "subnational": "grid zone", "country": "country"}
+    return f"{basis.get(row.intensity_basis, row.intensity_basis)} {row.intensity_year}"
+
+
+def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -> None:
+    options = plan.options
+    baseline = "saves_kgco2e" in options.columns
+    table = Table(
+        title=(
+            f"{plan.job.total_ref_gpu_hours:,g} GPU-hours on {plan.job.ref_gpu} - "
+            f"ranked by {plan.settings.objective}"
+        ),
+        caption="P = on the cost/CO2e Pareto frontier",
+        header_style="bold",
+        pad_edge=False,
+    )
+    for name, justify in [
+        ("#", "right"),
+        ("P", "center"),
+        ("cloud", "left"),
+        ("region", "left"),
+        ("instance", "left"),
+        ("GPUs", "left"),
+        ("market", "left"),
+        ("n", "right"),
+        ("hours", "right"),
+        ("kWh", "right"),
+        ("gCO2e/kWh", "right"),
+        ("kg CO2e", "right"),
+        ("$", "right"),
+        ("intensity", "left"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    if baseline:
+        table.add_column("vs baseline", justify="right")
+    for row in options.itertuples(index=False):
+        count = row.gpu_count
+        gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
+        cells = [
+            str(row.rank),
+            "P" if row.pareto else "",
+            row.provider,
+            f"{row.region} ({row.location})",
+            row.instance_type,
+            gpus,
+            row.market,
+            str(row.instances),
+            _sig(row.wall_hours),
+            _sig(row.energy_kwh),
+            _sig(row.gco2_per_kwh),
+            _sig(row.kgco2e),
+            _fmt(row.cost_usd, 0),
+            _intensity_label(row),
+        ]
+        if baseline:
+            if pd.isna(row.saves_kgco2e):
+                cells.append("-")
+            else:
+                cells.append(f"{row.saves_kgco2e:,.0f} kg / ${row.saves_usd:,.0f}")
+        table.add_row(*cells)
+    console.print(table)
+    shown = len(options)
+    console.print(
+        f"{shown} of {plan.feasible} feasible options shown"
+        + (
+            f" ({plan.hidden_sizes} larger host sizes of the same GPUs hidden; --all-sizes)"
+            if plan.hidden_sizes
+            else ""
+        )
+        + f"; {plan.candidates} candidates before constraints."
+    )
+    s = plan.settings
+    console.print(
+        Text(
+            f"assumptions: GPUs at {s.gpu_utilisation:.0%} of TDP; host "
+            f"{s.cpu_w_per_vcpu} W/vCPU + {s.memory_w_per_gib} W/GiB; PUE per region; "
+            f"embodied {s.embodied_g_per_gpu_hour} g/GPU-h; multi-instance efficiency "
+            f"{s.scaling_efficiency:.0%}"
+            + (
+                f"; carbon price ${s.carbon_price_usd_per_t:,.0f}/t"
+                if s.objective == "balanced"
+                else ""
+            )
+            + ". Intensity: static annual averages (location-based)."
+        ),
+        style="dim",
+    )
+    console.print(
+        Text(
+            f"data: prices as of {catalog.prices_as_of}; "
+            "intensity source per row ('intensity'); --explain for every source."
+        ),
+        style="dim",
+    )
+    if explain:
+        render_explain(plan, catalog, console)
+
+
+def render_explain(plan: Plan, catalog: Catalog, console: Console) -> None:
+    settings = plan.settings.as_dict()
+    settings.pop("objective")
+    table = Table(title="Assumptions", header_style="bold")
+    for col in ("name", "value", "unit", "source"):
+        table.add_column(col, overflow="fold")
+    for row in assumption_rows(settings, set()):
+        label = row["source"] + (" [estimated]" if row["estimated"] else "")
+        table.add_row(row["name"], str(row["value"]), row["unit"], label)
+    console.print(table)
+    steps = ", ".join(f"{s.name} -> {s.remaining}" for s in plan.steps) or "none"
+    console.print(f"constraints applied (options left): {steps}")
+    options = plan.options
+    regions = options.drop_duplicates(["provider", "region"])
+    rtable = Table(title="Grid intensity and PUE of the regions shown", header_style="bold")
+    for col in ("region", "gCO2e/kWh", "source", "PUE", "PUE source"):
+        rtable.add_column(col, overflow="fold")
+    for r in regions.itertuples(index=False):
+        rtable.add_row(
+            f"{r.provider}:{r.region}",
+            _sig(r.gco2_per_kwh),
+            f"{r.intensity_source} ({r.intensity_basis}, {r.intensity_year})",
+            f"{r.pue:.2f}",
+            r.pue_source,
+        )
+    console.print(rtable)
+    gtable = Table(title="GPU throughput (relative to A100-80GB)", header_style="bold")
+    for col in ("gpu", "rel", "basis", "evidence"):
+        gtable.add_column(col, overflow="fold")
+    used = catalog.gpus[catalog.gpus["gpu"].isin({*options["gpu"], plan.job.ref_gpu})]
+    for g in used.itertuples(index=False):
+        gtable.add_row(g.gpu, f"{g.rel_throughput:g}", g.throughput_basis, g.throughput_source)
+    console.print(gtable)
+    prices = options.drop_duplicates(["price_source"])
+    console.print(
+        "price sources: "
+        + "; ".join(
+            f"{p.price_source} (as of {p.price_as_of})" for p in prices.itertuples(index=False)
+        )
+    )
+
+
+def estimate_document(result: Estimate) -> dict[str, Any]:
+    return {k: plain(v) if not isinstance(v, dict) else v for k, v in result.as_dict().items()}
+
+
+def render_estimate(result: Estimate, console: Console) -> None:
+    table = Table(
+        title=f"{result.count:g} x {result.gpu} for {result.hours:,g} h",
+        header_style="bold",
+        show_header=False,
+    )
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_column("from", overflow="fold")
+    src = result.sources
+    power_from = src.get("power_w", "")
+    rows = [
+        ("average IT power", f"{result.power_w:,.0f} W", power_from),
+        ("PUE", f"{result.pue:.2f}", src.get("pue", "")),
+        ("energy", f"{result.energy_kwh:,.1f} kWh", "power x hours x PUE"),
+        ("grid intensity", f"{result.gco2_per_kwh:,.1f} gCO2e/kWh", src.get("gco2_per_kwh", "")),
+        ("operational", f"{result.operational_kgco2e:,.1f} kg CO2e", "energy x intensity"),
+        (
+            "embodied",
+            f"{result.embodied_kgco2e:,.1f} kg CO2e",
+            src.get("embodied_g_per_gpu_hour", ""),
+        ),
+        ("total", f"{result.kgco2e:,.1f} kg CO2e", ""),
+    ]
+    if result.gpu_power_w is not None and result.host_power_w is not None:
+        rows[0:0] = [
+            ("GPU power", f"{result.gpu_power_w:,.0f} W per GPU", src.get("gpu_power_w", "")),
+            ("host power", f"{result.host_power_w:,.0f} W", src.get("host_power_w", "")),
+        ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    eq = Table(title="Equivalent to", header_style="bold")
+    for col in ("", "amount", "source"):
+        eq.add_column(col, overflow="fold")
+    labels = {
+        "car_km": "km driven by an average car",
+        "flights_london_new_york": "one-way London-New York economy flights",
+        "household_days_electricity": "days of an average US household's electricity",
+    }
+    for key, item in result.equivalents().items():
+        eq.add_row(labels[key], _sig(item["value"]), item["source"])
+    console.print(eq)
+
+
+REGION_FIELDS = [
+    "provider",
+    "region",
+    "location",
+    "country",
+    "country_code",
+    "subdivision",
+    "lat",
+    "lon",
+    "em_zone",
+    "watttime_region",
+    "gco2_per_kwh",
+    "intensity_source",
+    "intensity_year",
+    "intensity_basis",
+    "pue",
+    "pue_source",
+    "pue_year",
+    "gpus",
+]
+GPU_FIELDS = [
+    "gpu",
+    "aliases",
+    "vendor",
+    "tdp_w",
+    "memory_gb",
+    "bf16_tflops",
+    "fp32_tflops",
+    "mem_bw_gbs",
+    "rel_throughput",
+    "throughput_basis",
+    "throughput_source",
+    "spec_source",
+    "providers",
+]
+
+
+def region_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = frame_records(frame, REGION_FIELDS)
+    for record in records:
+        record["gpus"] = list(record["gpus"])
+    return records
+
+
+def render_regions(frame: pd.DataFrame, console: Console) -> None:
+    table = Table(title=f"{len(frame)} regions", header_style="bold")
+    for col, justify in [
+        ("region", "left"),
+        ("location", "left"),
+        ("gCO2e/kWh", "right"),
+        ("intensity source", "left"),
+        ("PUE", "right"),
+        ("GPUs", "left"),
+    ]:
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for r in frame.itertuples(index=False):
+        table.add_row(
+            f"{r.provider}:{r.region}",
+            f"{r.location}, {r.country_code}",
+            _sig(r.gco2_per_kwh),
+            f"{r.intensity_basis} {r.intensity_year}",
+            f"{r.pue:.2f}",
+            ", ".join(r.gpus),
+        )
+    console.print(table)
+
+
+def gpu_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = frame_records(frame, GPU_FIELDS)
+    for record in records:
+        record["providers"] = list(record["providers"])
+    return records
+
+
+def render_gpus(frame: pd.DataFrame, console: Console) -> None:
+    table = Table(
+        title=f"{len(frame)} GPUs (throughput relative to A100-80GB)", header_style="bold"
+    )
+    for col, justify in [
+        ("gpu", "left"),
+        ("TDP W", "right"),
+        ("memory GB", "right"),
+        ("BF16 TFLOPS", "right"),
+        ("rel. throughput", "right"),
+        ("basis", "left"),
+        ("clouds", "left"),
+    ]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for g in frame.itertuples(index=False):
+        table.add_row(
+            g.gpu,
+            f"{g.tdp_w:g}",
+            f"{g.memory_gb:g}",
+            "" if pd.isna(g.bf16_tflops) else f"{g.bf16_tflops:g}",
+            f"{g.rel_throughput:g}",
+            g.throughput_basis,
+            ", ".join(g.providers),
+        )
+    console.print(table)

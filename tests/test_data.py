@@ -1,0 +1,120 @@
+"""The shipped data: well-formed, sourced, internally consistent, and rebuildable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recommender.catalog import load_catalog
+from recommender.catalog.load import default_data_dir
+from recommender.catalog.names import gpu_lookup
+
+DATA = default_data_dir()
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.mark.parametrize("name", ["offers.csv", "regions.csv", "gpus.csv", "offers_excluded.csv"])
+def test_files_are_utf8_without_bom_and_snake_case(name):
+    raw = (DATA / name).read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    raw.decode("utf-8")
+    assert b"\r\n" not in raw
+    header = raw.split(b"\n", 1)[0].decode()
+    for column in header.split(","):
+        assert column == column.lower() and " " not in column, column
+
+
+def test_every_offer_is_sourced_priced_and_known(catalog):
+    offers = catalog.offers
+    assert (offers["usd_per_hour"] > 0).all()
+    spot = offers["spot_usd_per_hour"].dropna()
+    assert (spot > 0).all()
+    assert (spot <= offers.loc[spot.index, "usd_per_hour"]).all()
+    # equal spot and on-demand is a placeholder upstream, never a real spot price
+    assert (spot < offers.loc[spot.index, "usd_per_hour"]).all()
+    assert offers["price_source"].str.len().gt(5).all()
+    assert pd.to_datetime(offers["price_as_of"], format="%Y-%m-%d").notna().all()
+    regions = set(zip(catalog.regions["provider"], catalog.regions["region"], strict=True))
+    assert set(zip(offers["provider"], offers["region"], strict=True)) <= regions
+    assert set(offers["gpu"]) <= set(catalog.gpus["gpu"])
+    assert (offers["gpu_count"] > 0).all() and (offers["vcpus"] >= 1).all()
+
+
+def test_all_three_clouds_have_many_regions(catalog):
+    counts = catalog.offers.groupby("provider")["region"].nunique().to_dict()
+    assert counts["aws"] >= 20 and counts["gcp"] >= 25 and counts["azure"] >= 40, counts
+
+
+def test_every_region_is_explained_and_has_a_sourced_intensity(catalog):
+    r = catalog.regions
+    with_offers = set(zip(catalog.offers["provider"], catalog.offers["region"], strict=True))
+    excluded = pd.read_csv(DATA / "offers_excluded.csv")
+    explained = set(zip(excluded["provider"], excluded["region"], strict=True))
+    # a region in regions.csv either has offers or its catalog rows were excluded with a reason
+    for key in set(zip(r["provider"], r["region"], strict=True)) - with_offers:
+        assert key in explained, key
+    assert r["gco2_per_kwh"].between(0, 1200).all()
+    assert r["pue"].between(1.0, 2.0).all()
+    assert set(r["intensity_basis"]) <= {"provider-region", "subnational", "country"}
+    assert r["intensity_source"].str.len().gt(5).all()
+    assert r["intensity_year"].between(2015, 2026).all()
+    # never a silent world average
+    assert not r["intensity_source"].str.contains("world", case=False).any()
+    gcp = r[r["provider"] == "gcp"]
+    assert (gcp["intensity_basis"] == "provider-region").all()
+
+
+def test_gpus_have_power_memory_and_throughput_with_evidence(catalog):
+    g = catalog.gpus
+    assert g["tdp_w"].between(30, 1500).all()
+    assert g["memory_gb"].between(8, 300).all()
+    assert g["rel_throughput"].between(0.01, 10).all()
+    assert set(g["throughput_basis"]) <= {"measured", "estimated"}
+    assert g.loc[g["gpu"] == "A100-80GB", "rel_throughput"].item() == 1.0
+    estimated = g[g["throughput_basis"] == "estimated"]
+    assert {"T4", "L4"} <= set(estimated["gpu"])
+    assert estimated["throughput_source"].str.contains("estimated", case=False).all()
+
+
+def test_gpu_aliases_are_unambiguous(catalog):
+    seen: dict[str, str] = {}
+    for gpu, aliases in zip(catalog.gpus["gpu"], catalog.gpus["aliases"].fillna(""), strict=True):
+        for name in [gpu, *[a for a in aliases.split(";") if a]]:
+            key = name.strip().lower()
+            assert seen.setdefault(key, gpu) == gpu, f"{name} names {seen[key]} and {gpu}"
+    assert gpu_lookup(catalog.gpus)["a100"] == "A100"
+
+
+def test_montreal_is_at_least_ten_times_cleaner_than_mumbai(catalog):
+    r = catalog.regions.set_index(["provider", "region"])
+    montreal = r.loc[("aws", "ca-central-1"), "gco2_per_kwh"]
+    mumbai = r.loc[("aws", "ap-south-1"), "gco2_per_kwh"]
+    assert mumbai / montreal >= 10
+
+
+def test_exclusions_are_explained():
+    excluded = pd.read_csv(DATA / "offers_excluded.csv")
+    assert excluded["reason"].notna().all() and excluded["reason"].str.len().gt(5).all()
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
+def test_data_rebuilds_identically_from_the_reference(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_data.py"), "--reference", str(REFERENCE),
+         "--out", str(out), "--built", load_catalog().meta["built"]],
+        check=True, capture_output=True,
+    )
+    for name in ["offers.csv", "offers_excluded.csv", "regions.csv", "gpus.csv", "meta.json"]:
+        assert (out / name).read_bytes() == (DATA / name).read_bytes(), name

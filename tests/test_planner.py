@@ -1,0 +1,251 @@
+"""The planner core on tiny inline catalogs: formulas, constraints, ranking, Pareto."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recommender.errors import ExitCode, NoOptionError
+from recommender.planner import Constraints, Job, Settings, pareto_mask, plan
+from recommender.planner.core import dominated_sizes
+
+
+def _row(p, provider: str, region: str, instance: str, market: str) -> pd.Series:
+    o = p.options
+    hit = o[
+        (o["provider"] == provider)
+        & (o["region"] == region)
+        & (o["instance_type"] == instance)
+        & (o["market"] == market)
+    ]
+    assert len(hit) == 1, hit
+    return hit.iloc[0]
+
+
+def test_formulas_match_a_hand_computation(tiny):
+    s = Settings()
+    result = plan(
+        tiny.offers, tiny.regions, tiny.gpus, Job(400, "A100"), s, top=None, all_sizes=True
+    )
+    row = _row(result, "aws", "clean-1", "p4d.24xlarge", "on-demand")
+    # 8 A100s at speed 1.0 -> 400 / 8 = 50 h
+    assert row["wall_hours"] == pytest.approx(50.0)
+    gpu_kw = 8 * 400 * 0.8 / 1000  # 2.56
+    host_kw = (96 * 2.12 + 1152 * 0.392) / 1000  # 0.65510
+    energy = (gpu_kw + host_kw) * 50 * 1.2
+    assert row["energy_kwh"] == pytest.approx(energy)
+    assert row["operational_kgco2e"] == pytest.approx(energy * 20 / 1000)
+    assert row["embodied_kgco2e"] == pytest.approx(400 * 10.35 / 1000)
+    assert row["kgco2e"] == pytest.approx(energy * 20 / 1000 + 4.14)
+    assert row["cost_usd"] == pytest.approx(50 * 30.0)
+    assert row["gpu_hours"] == pytest.approx(400)
+    # A faster GPU needs fewer hours: H100 at 2.0 vs ref A100 at 0.9
+    h100 = _row(result, "gcp", "mid-1", "a3-highgpu-8g", "on-demand")
+    assert h100["wall_hours"] == pytest.approx(400 / (2.0 / 0.9 * 8))
+
+
+def test_clean_region_beats_dirty_one_by_its_intensity_ratio(tiny):
+    result = plan(tiny.offers, tiny.regions, tiny.gpus, Job(400), top=None)
+    clean = _row(result, "aws", "clean-1", "p4d.24xlarge", "on-demand")
+    dirty = _row(result, "aws", "dirty-1", "p4d.24xlarge", "on-demand")
+    assert dirty["operational_kgco2e"] / clean["operational_kgco2e"] == pytest.approx(700 / 20)
+    assert result.options.iloc[0]["region"] == "clean-1"
+
+
+def test_spot_rows_exist_only_where_spot_is_priced(tiny):
+    result = plan(tiny.offers, tiny.regions, tiny.gpus, Job(10), top=None, all_sizes=True)
+    a2 = result.options[result.options["instance_type"] == "a2-highgpu-1g"]
+    assert a2["market"].tolist() == ["on-demand"]
+    assert len(result.options) == 2 * len(tiny.offers) - 1
+
+
+def test_deadline_uses_fewest_instances_and_drops_the_rest(tiny):
+    c = Constraints(deadline_hours=20, max_instances=4)
+    result = plan(tiny.offers, tiny.regions, tiny.gpus, Job(400), constraints=c, top=None)
+    p4d = _row(result, "aws", "clean-1", "p4d.24xlarge", "on-demand")
+    # one instance takes 50 h; at 90% scaling, 3 instances take 50/(3*0.9) = 18.5 h
+    assert p4d["instances"] == 3
+    assert p4d["wall_hours"] == pytest.approx(50 / (3 * 0.9))
+    assert (result.options["wall_hours"] <= 20 + 1e-9).all()
+    assert "T4" not in set(result.options["gpu"])  # would need far more than 4 instances
+    h100 = _row(result, "gcp", "mid-1", "a3-highgpu-8g", "on-demand")
+    assert h100["instances"] == 2
+
+
+def test_no_option_names_the_binding_constraint(tiny):
+    c = Constraints(deadline_hours=1, max_instances=2)
+    with pytest.raises(NoOptionError) as info:
+        plan(tiny.offers, tiny.regions, tiny.gpus, Job(400), constraints=c)
+    assert "--deadline" in info.value.message
+    assert "raise --deadline or --max-instances" in info.value.hint
+    assert info.value.exit_code == ExitCode.NO_OPTION
+    with pytest.raises(NoOptionError) as info:
+        plan(
+            tiny.offers,
+            tiny.regions,
+            tiny.gpus,
+            Job(400),
+            constraints=Constraints(max_cost_usd=1.0),
+        )
+    assert "--max-cost" in info.value.message and "$" in info.value.hint
+
+
+def test_constraints_filter(tiny):
+    c = Constraints(providers=("gcp",), markets=("on-demand",))
+    result = plan(tiny.offers, tiny.regions, tiny.gpus, Job(100), constraints=c, top=None)
+    assert set(result.options["provider"]) == {"gcp"}
+    assert set(result.options["market"]) == {"on-demand"}
+    c = Constraints(min_gpu_memory_gb=80)
+    result = plan(tiny.offers, tiny.regions, tiny.gpus, Job(100), constraints=c, top=None)
+    assert set(result.options["gpu"]) == {"H100"}
+    c = Constraints(exclude_regions=(("aws", "clean-1"),), gpus=("A100",))
+    result = plan(tiny.offers, tiny.regions, tiny.gpus, Job(100), constraints=c, top=None)
+    assert ("aws", "clean-1") not in set(
+        zip(result.options["provider"], result.options["region"], strict=True)
+    )
+    assert set(result.options["gpu"]) == {"A100"}
+    assert [s.name for s in result.steps] == ["exclude-region", "gpu"]
+
+
+def test_objectives_order(tiny):
+    for objective, column in [("cost", "cost_usd"), ("time", "wall_hours"), ("carbon", "kgco2e")]:
+        result = plan(
+            tiny.offers, tiny.regions, tiny.gpus, Job(100), Settings(objective=objective), top=None
+        )
+        values = result.options[column].tolist()
+        assert values == sorted(values), objective
+        assert result.options["rank"].tolist() == list(range(1, len(values) + 1))
+
+
+def test_balanced_objective_prices_carbon(tiny):
+    cheap_carbon = plan(
+        tiny.offers,
+        tiny.regions,
+        tiny.gpus,
+        Job(400),
+        Settings(objective="balanced", carbon_price_usd_per_t=0.0),
+        top=None,
+    )
+    cost_rank = plan(
+        tiny.offers, tiny.regions, tiny.gpus, Job(400), Settings(objective="cost"), top=None
+    )
+    keys = ["provider", "region", "instance_type", "market"]
+    assert cheap_carbon.options[keys].equals(cost_rank.options[keys])
+    dear = plan(
+        tiny.offers,
+        tiny.regions,
+        tiny.gpus,
+        Job(400),
+        Settings(objective="balanced", carbon_price_usd_per_t=1e6),
+        top=None,
+    )
+    carbon = plan(tiny.offers, tiny.regions, tiny.gpus, Job(400), top=None)
+    assert dear.options.iloc[0][keys].tolist() == carbon.options.iloc[0][keys].tolist()
+
+
+def test_larger_hosts_of_the_same_gpu_are_hidden_unless_asked(tiny):
+    shown = plan(tiny.offers, tiny.regions, tiny.gpus, Job(10), top=None)
+    assert "g4dn.2xlarge" not in set(shown.options["instance_type"])
+    assert shown.hidden_sizes == 2  # on-demand and spot
+    everything = plan(tiny.offers, tiny.regions, tiny.gpus, Job(10), top=None, all_sizes=True)
+    assert "g4dn.2xlarge" in set(everything.options["instance_type"])
+
+
+def test_baseline_savings_match_the_same_instance_type(tiny):
+    result = plan(
+        tiny.offers, tiny.regions, tiny.gpus, Job(400), baseline=("aws", "dirty-1"), top=None
+    )
+    clean = _row(result, "aws", "clean-1", "p4d.24xlarge", "spot")
+    dirty = _row(result, "aws", "dirty-1", "p4d.24xlarge", "spot")
+    assert clean["baseline_instance_type"] == "p4d.24xlarge"
+    assert clean["saves_kgco2e"] == pytest.approx(dirty["kgco2e"] - clean["kgco2e"])
+    assert clean["saves_usd"] == pytest.approx(dirty["cost_usd"] - clean["cost_usd"])
+    # An A100 x1 offer in gcp has no same-size counterpart in the baseline region
+    gcp = _row(result, "gcp", "mid-1", "a2-highgpu-1g", "on-demand")
+    assert math.isnan(gcp["saves_kgco2e"])
+
+
+def test_top_limits_rows_but_not_pareto(tiny):
+    full = plan(tiny.offers, tiny.regions, tiny.gpus, Job(100), top=None)
+    top2 = plan(tiny.offers, tiny.regions, tiny.gpus, Job(100), top=2)
+    assert len(top2.options) == 2
+    pd.testing.assert_frame_equal(top2.options, full.options.head(2))
+
+
+def test_inputs_are_not_mutated(tiny):
+    before = tiny.offers.copy()
+    plan(tiny.offers, tiny.regions, tiny.gpus, Job(100), baseline=("aws", "dirty-1"))
+    pd.testing.assert_frame_equal(tiny.offers, before)
+
+
+# --- properties -------------------------------------------------------------------------------
+
+points = st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=40)
+
+
+@given(points)
+def test_pareto_matches_brute_force(pts):
+    cost = pd.Series([float(c) for c, _ in pts])
+    kg = pd.Series([float(k) for _, k in pts])
+    mask = pareto_mask(cost, kg)
+    for i, (c, k) in enumerate(pts):
+        dominated = any((c2 <= c and k2 <= k) and (c2 < c or k2 < k) for c2, k2 in pts)
+        assert bool(mask.iloc[i]) == (not dominated)
+
+
+prices = st.floats(min_value=0.1, max_value=100, allow_nan=False)
+intensities = st.floats(min_value=0, max_value=900, allow_nan=False)
+
+
+# The fixture is never mutated (test_inputs_are_not_mutated), so sharing it is safe.
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.permutations(range(6)),
+    prices,
+    intensities,
+    st.sampled_from(["carbon", "cost", "time", "balanced"]),
+)
+def test_ranking_ignores_row_order_and_outputs_are_sane(tiny, order, price, intensity, objective):
+    offers = tiny.offers.assign(usd_per_hour=tiny.offers["usd_per_hour"] * (1 + price / 100)).iloc[
+        list(order)
+    ]
+    regions = tiny.regions.assign(gco2_per_kwh=[intensity, 700.0, 300.0])
+    keys = ["provider", "region", "instance_type", "market"]
+    a = plan(offers, regions, tiny.gpus, Job(100), Settings(objective=objective), top=None)
+    b = plan(
+        offers.sort_index(), regions, tiny.gpus, Job(100), Settings(objective=objective), top=None
+    )
+    assert a.options[keys].values.tolist() == b.options[keys].values.tolist()
+    numbers = a.options[["wall_hours", "energy_kwh", "kgco2e", "cost_usd"]]
+    assert (numbers >= 0).all().all() and numbers.notna().all().all()
+    if objective == "cost":
+        assert a.options.iloc[0]["cost_usd"] == a.options["cost_usd"].min()
+    front = a.options[a.options["pareto"]]
+    for _, row in front.iterrows():
+        better = a.options[
+            (a.options["cost_usd"] <= row["cost_usd"])
+            & (a.options["kgco2e"] <= row["kgco2e"])
+            & ((a.options["cost_usd"] < row["cost_usd"]) | (a.options["kgco2e"] < row["kgco2e"]))
+        ]
+        assert better.empty
+
+
+def test_dominated_sizes_keeps_one_of_exact_ties():
+    frame = pd.DataFrame(
+        {
+            "provider": ["aws", "aws"],
+            "region": ["r", "r"],
+            "market": ["spot", "spot"],
+            "gpu": ["T4", "T4"],
+            "cost_usd": [1.0, 1.0],
+            "kgco2e": [2.0, 2.0],
+            "wall_hours": [3.0, 3.0],
+        }
+    )
+    assert dominated_sizes(frame).tolist() == [False, True]
