@@ -69,7 +69,8 @@ def test_every_region_is_explained_and_has_a_sourced_intensity(catalog):
     assert r["intensity_source"].str.len().gt(5).all()
     assert r["intensity_year"].between(2015, 2026).all()
     # never a silent world average
-    assert not r["intensity_source"].str.contains("world", case=False).any()
+    assert not r["intensity_source"].str.contains("world average", case=False).any()
+    assert r["country_code"].str.fullmatch("[A-Z]{2}").all()
     gcp = r[r["provider"] == "gcp"]
     assert (gcp["intensity_basis"] == "provider-region").all()
 
