@@ -11,13 +11,13 @@ import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
+import click
 import typer
+from click.core import ParameterSource
 from rich.console import Console
 
 from recommender import __version__
 from recommender import assumptions as A
-from recommender._click import ParameterSource
-from recommender._click import exceptions as click_exc
 from recommender.errors import BadInputError, CarbonplanError, ExitCode
 
 app = typer.Typer(
@@ -51,9 +51,16 @@ class RegionSort(StrEnum):
 
 
 def _console() -> Console:
-    console = Console(soft_wrap=False)
+    # No markup, emoji or highlighting: data text such as "[estimated]" must print as is.
+    options: dict[str, Any] = {
+        "soft_wrap": False,
+        "markup": False,
+        "emoji": False,
+        "highlight": False,
+    }
+    console = Console(**options)
     if not console.is_terminal:
-        console = Console(width=200, soft_wrap=False)
+        console = Console(width=200, **options)
     return console
 
 
@@ -592,9 +599,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _fail(exc.message, exc.hint, int(exc.exit_code))
-    except click_exc.NoArgsIsHelpError:
+    except click.exceptions.NoArgsIsHelpError:
         return int(ExitCode.OK)
-    except click_exc.UsageError as exc:
+    except click.exceptions.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "carbonplan"
         return _fail(exc.format_message(), f"see '{command} --help'", int(ExitCode.BAD_INPUT))
     except typer.Exit as exc:

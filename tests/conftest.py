@@ -139,3 +139,9 @@ def cli() -> Callable[..., Result]:
         return Result(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Tests never touch the user's cache directory."""
+    monkeypatch.setenv("CARBONPLAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -113,9 +113,18 @@ def test_data_rebuilds_identically_from_the_reference(tmp_path):
     out = tmp_path / "data"
     out.mkdir()
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_data.py"), "--reference", str(REFERENCE),
-         "--out", str(out), "--built", load_catalog().meta["built"]],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_data.py"),
+            "--reference",
+            str(REFERENCE),
+            "--out",
+            str(out),
+            "--built",
+            load_catalog().meta["built"],
+        ],
+        check=True,
+        capture_output=True,
     )
     for name in ["offers.csv", "offers_excluded.csv", "regions.csv", "gpus.csv", "meta.json"]:
         assert (out / name).read_bytes() == (DATA / name).read_bytes(), name

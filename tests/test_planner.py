@@ -243,9 +243,46 @@ def test_dominated_sizes_keeps_one_of_exact_ties():
             "region": ["r", "r"],
             "market": ["spot", "spot"],
             "gpu": ["T4", "T4"],
+            "gpu_count": [1.0, 1.0],
             "cost_usd": [1.0, 1.0],
             "kgco2e": [2.0, 2.0],
             "wall_hours": [3.0, 3.0],
         }
     )
     assert dominated_sizes(frame).tolist() == [False, True]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2), st.integers(0, 6), st.integers(0, 6)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_dominated_sizes_matches_brute_force(rows):
+    frame = pd.DataFrame(
+        {
+            "provider": "aws",
+            "region": "r",
+            "market": "spot",
+            "gpu": "T4",
+            "gpu_count": [float(n) for n, _, _ in rows],
+            "cost_usd": [float(c) for _, c, _ in rows],
+            "kgco2e": [float(k) for _, _, k in rows],
+        }
+    )
+    hidden = dominated_sizes(frame)
+    for i, (n, c, k) in enumerate(rows):
+        beaten = any(n2 == n and c2 <= c and k2 <= k and (c2 < c or k2 < k) for n2, c2, k2 in rows)
+        if beaten:
+            assert hidden.iloc[i]
+        else:  # it, or an identical row, survives
+            same = (frame["gpu_count"] == n) & (frame["cost_usd"] == c) & (frame["kgco2e"] == k)
+            assert (~hidden[same]).sum() == 1
+    # exactly one survivor per set of identical rows that nothing else beats
+    survivors = frame[~hidden]
+    assert not survivors.duplicated().any()
+    assert set(map(tuple, frame.drop_duplicates().values.tolist())) >= set(
+        map(tuple, survivors.values.tolist())
+    )

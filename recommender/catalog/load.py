@@ -6,15 +6,20 @@ producing a wrong ranking later.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from recommender import __version__
 from recommender.catalog import schema
+from recommender.config import cache_dir
 from recommender.errors import DataError
 
 DATA_DIR_ENV = "CARBONPLAN_DATA_DIR"
@@ -121,14 +126,73 @@ def _check_references(offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.Data
         raise DataError("offers.csv lists the same (provider, region, instance_type) twice")
 
 
+_FILES = ("meta.json", "offers.csv", "regions.csv", "gpus.csv")
 _CACHE: dict[Path, Catalog] = {}
 
 
+def _cache_file(directory: Path) -> Path | None:
+    """A cache path keyed on the data files' size and mtime and the code that validated them,
+    so an edited data file or a new carbonplan never reads a stale cache."""
+    try:
+        stats = [(name, (directory / name).stat()) for name in _FILES]
+    except OSError:
+        return None
+    key = json.dumps(
+        [
+            __version__,
+            schema.SCHEMA_VERSION,
+            pd.__version__,
+            str(directory),
+            list(Catalog.__dataclass_fields__),
+            repr((schema.OFFERS, schema.REGIONS, schema.GPUS)),
+            [(name, st.st_size, st.st_mtime_ns) for name, st in stats],
+        ]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return cache_dir() / f"catalog-{digest}.pickle"
+
+
+def _read_cached(path: Path | None) -> Catalog | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as handle:
+            catalog = pickle.load(handle)
+    except Exception:  # a truncated or foreign cache file is rebuilt, never trusted
+        return None
+    return catalog if isinstance(catalog, Catalog) else None
+
+
+def _write_cached(path: Path | None, catalog: Catalog) -> None:
+    """Write atomically (temp file + rename) so concurrent runs never see half a file.
+    The cache only saves time: if it cannot be written, carry on without it."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False) as handle:
+            pickle.dump(catalog, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, path)
+    except OSError:
+        return
+
+
 def load_catalog(data_dir: Path | None = None) -> Catalog:
-    """Load and validate the catalog once per process (per directory)."""
+    """Load and validate the catalog: once per process, and once per data version on disk
+    (a validated copy is cached under the user cache directory)."""
     directory = (data_dir or default_data_dir()).resolve()
     if directory in _CACHE:
         return _CACHE[directory]
+    cache_path = _cache_file(directory)
+    catalog = _read_cached(cache_path)
+    if catalog is None:
+        catalog = _load_and_validate(directory)
+        _write_cached(cache_path, catalog)
+    _CACHE[directory] = catalog
+    return catalog
+
+
+def _load_and_validate(directory: Path) -> Catalog:
     meta_path = directory / "meta.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -147,6 +211,4 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
     regions = _read_csv(directory / "regions.csv", schema.REGIONS)
     gpus = _read_csv(directory / "gpus.csv", schema.GPUS)
     _check_references(offers, regions, gpus)
-    catalog = Catalog(offers=offers, regions=regions, gpus=gpus, meta=meta, data_dir=directory)
-    _CACHE[directory] = catalog
-    return catalog
+    return Catalog(offers=offers, regions=regions, gpus=gpus, meta=meta, data_dir=directory)

@@ -143,26 +143,20 @@ def pareto_mask(cost: pd.Series, kg: pd.Series) -> pd.Series:
 
 
 def dominated_sizes(frame: pd.DataFrame) -> pd.Series:
-    """True for sizes that another size with the same GPU in the same region and market beats
-    (or ties) on cost, kg and wall hours alike -- e.g. a bigger host VM around the same GPUs."""
-    keys = ["provider", "region", "market", "gpu"]
-    left = frame[[*keys, "cost_usd", "kgco2e", "wall_hours"]].reset_index(names="row")
-    pairs = left.merge(left, on=keys, suffixes=("", "_o"))
-    pairs = pairs[pairs["row"] != pairs["row_o"]]
-    no_worse = (
-        (pairs["cost_usd_o"] <= pairs["cost_usd"])
-        & (pairs["kgco2e_o"] <= pairs["kgco2e"])
-        & (pairs["wall_hours_o"] <= pairs["wall_hours"])
-    )
-    better = (
-        (pairs["cost_usd_o"] < pairs["cost_usd"])
-        | (pairs["kgco2e_o"] < pairs["kgco2e"])
-        | (pairs["wall_hours_o"] < pairs["wall_hours"])
-    )
-    # Exact ties: keep the first (lowest row id) so one of a set of equals survives.
-    tie_loser = ~better & (pairs["row_o"] < pairs["row"])
-    hit = pairs.loc[no_worse & (better | tie_loser), "row"].unique()
-    return pd.Series(frame.index.isin(left.loc[left["row"].isin(hit), "row"]), index=frame.index)
+    """True for host sizes that another size with the same GPUs (model and count) in the same
+    region and market beats or ties on both cost and kg -- e.g. a bigger VM around the same
+    GPUs. Same GPUs means the same wall hours, so this is a 2-D Pareto test within each group."""
+    keys = ["provider", "region", "market", "gpu", "gpu_count"]
+    ordered = frame.sort_values([*keys, "cost_usd", "kgco2e"], kind="mergesort")
+    group_keys = ordered[keys]
+    starts = (group_keys != group_keys.shift()).any(axis=1).to_numpy()
+    kg = ordered["kgco2e"].to_numpy()
+    running_min = pd.Series(kg).groupby(np.cumsum(starts)).cummin().to_numpy()
+    best_before = np.roll(running_min, 1)
+    best_before[starts] = np.inf
+    # Sorted by cost, a row is dominated when an earlier (no dearer) row in its group emitted no
+    # more; exact ties keep the first row so one of a set of equals survives.
+    return pd.Series(kg >= best_before, index=ordered.index).reindex(frame.index)
 
 
 def rank(frame: pd.DataFrame, objective: str) -> pd.DataFrame:

@@ -1,0 +1,5 @@
+"""``python -m recommender`` runs the carbonplan CLI."""
+
+from recommender.cli import run
+
+run()

@@ -1,0 +1,76 @@
+"""Cold-start benchmark: `carbonplan suggest --gpu-hours 400` against `python -c "import pandas"`.
+
+    python scripts/bench.py [--runs 15] [--command "suggest --gpu-hours 400"]
+
+Each run is a fresh interpreter (what a user pays on every invocation), output discarded. Both
+commands alternate within the same loop so machine noise hits them alike. Prints the median and
+spread of each and the ratio of medians (target: <= 1.5). Also checks that boto3 and
+google-cloud-compute are not imported on the suggest path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+
+# A user's Python caches bytecode; some sandboxes turn that off (PYTHONDONTWRITEBYTECODE),
+# which would charge every run for compiling carbonplan's modules. Measure as users run it.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV
+    )
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--command", default="suggest --gpu-hours 400")
+    args = parser.parse_args()
+    py = sys.executable
+    script = os.path.join(os.path.dirname(py), "carbonplan")
+    suggest = [script if os.path.exists(script) else py, *shlex.split(args.command)]
+    if suggest[0] == py:
+        suggest[1:1] = ["-m", "recommender"]
+    baseline = [py, "-c", "import pandas"]
+    timed(suggest), timed(baseline)  # warm the page cache, not the interpreter
+    ours: list[float] = []
+    base: list[float] = []
+    for _ in range(args.runs):
+        ours.append(timed(suggest))
+        base.append(timed(baseline))
+    probe = subprocess.run(
+        [py, "-c", "import sys, runpy; sys.argv=['carbonplan', *sys.argv[1:]];"
+         "import io, contextlib;"
+         "from recommender.cli import main;"
+         "buf = io.StringIO();"
+         "ctx = contextlib.redirect_stdout(buf); ctx.__enter__(); main(sys.argv[1:]); "
+         "ctx.__exit__(None, None, None);"
+         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+         "('boto3', 'botocore', 'google', 'matplotlib', 'pydantic'));"
+         "print(','.join(heavy))", *shlex.split(args.command)],
+        capture_output=True, text=True, check=True,
+    )
+    med_ours, med_base = statistics.median(ours), statistics.median(base)
+    print(f"carbonplan {args.command}: median {med_ours * 1000:.0f} ms "
+          f"(min {min(ours) * 1000:.0f}, max {max(ours) * 1000:.0f}, n={args.runs})")
+    print(f"python -c 'import pandas':       median {med_base * 1000:.0f} ms "
+          f"(min {min(base) * 1000:.0f}, max {max(base) * 1000:.0f}, n={args.runs})")
+    print(f"ratio of medians: {med_ours / med_base:.2f}x (target <= 1.50)")
+    heavy = probe.stdout.strip()
+    print(f"heavy modules imported by suggest: {heavy or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
