@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 
-
 # A user's Python caches bytecode; some sandboxes turn that off (PYTHONDONTWRITEBYTECODE),
 # which would charge every run for compiling carbonplan's modules. Measure as users run it.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -26,9 +25,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def timed(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV
-    )
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV)
     return time.perf_counter() - start
 
 
@@ -50,22 +47,33 @@ def main() -> int:
         ours.append(timed(suggest))
         base.append(timed(baseline))
     probe = subprocess.run(
-        [py, "-c", "import sys, runpy; sys.argv=['carbonplan', *sys.argv[1:]];"
-         "import io, contextlib;"
-         "from recommender.cli import main;"
-         "buf = io.StringIO();"
-         "ctx = contextlib.redirect_stdout(buf); ctx.__enter__(); main(sys.argv[1:]); "
-         "ctx.__exit__(None, None, None);"
-         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-         "('boto3', 'botocore', 'google', 'matplotlib', 'pydantic'));"
-         "print(','.join(heavy))", *shlex.split(args.command)],
-        capture_output=True, text=True, check=True,
+        [
+            py,
+            "-c",
+            "import sys, runpy; sys.argv=['carbonplan', *sys.argv[1:]];"
+            "import io, contextlib;"
+            "from recommender.cli import main;"
+            "buf = io.StringIO();"
+            "ctx = contextlib.redirect_stdout(buf); ctx.__enter__(); main(sys.argv[1:]); "
+            "ctx.__exit__(None, None, None);"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('boto3', 'botocore', 'google', 'matplotlib', 'pydantic'));"
+            "print(','.join(heavy))",
+            *shlex.split(args.command),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     med_ours, med_base = statistics.median(ours), statistics.median(base)
-    print(f"carbonplan {args.command}: median {med_ours * 1000:.0f} ms "
-          f"(min {min(ours) * 1000:.0f}, max {max(ours) * 1000:.0f}, n={args.runs})")
-    print(f"python -c 'import pandas':       median {med_base * 1000:.0f} ms "
-          f"(min {min(base) * 1000:.0f}, max {max(base) * 1000:.0f}, n={args.runs})")
+    print(
+        f"carbonplan {args.command}: median {med_ours * 1000:.0f} ms "
+        f"(min {min(ours) * 1000:.0f}, max {max(ours) * 1000:.0f}, n={args.runs})"
+    )
+    print(
+        f"python -c 'import pandas':       median {med_base * 1000:.0f} ms "
+        f"(min {min(base) * 1000:.0f}, max {max(base) * 1000:.0f}, n={args.runs})"
+    )
     print(f"ratio of medians: {med_ours / med_base:.2f}x (target <= 1.50)")
     heavy = probe.stdout.strip()
     print(f"heavy modules imported by suggest: {heavy or 'none'}")
