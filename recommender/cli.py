@@ -185,12 +185,23 @@ NoEmbodiedOpt = Annotated[bool, typer.Option("--no-embodied", help="Leave embodi
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
 
 
+# Flags whose defaults are modelling assumptions, by the name they carry in the output.
+_SETTING_FLAGS = {
+    "utilisation": "gpu_utilisation",
+    "scaling_efficiency": "scaling_efficiency",
+    "embodied": "embodied_g_per_gpu_hour",
+    "carbon_price": "carbon_price_usd_per_t",
+    "objective": "objective",
+    "ref_gpu": "ref_gpu",
+    "max_instances": "max_instances",
+}
+
+
 def _defaults_used(ctx: typer.Context) -> set[str]:
-    """Names of parameters the user did not set (echoed so readers see what was assumed)."""
-    used = set()
-    for name in ctx.params:
-        source = ctx.get_parameter_source(name)
-        if source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+    """Assumptions the user left at their defaults (echoed so readers see what was assumed)."""
+    used = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced defaults
+    for flag, name in _SETTING_FLAGS.items():
+        if ctx.get_parameter_source(flag) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
             used.add(name)
     return used
 

@@ -51,7 +51,9 @@ def resolve_gpu(name: str, gpus: pd.DataFrame) -> str:
     for variant in (key.replace(" ", "-"), key.replace("_", "-"), key.replace("nvidia ", "")):
         if variant in table:
             return table[variant]
-    hint = _did_you_mean(key, list(table))
+    close = difflib.get_close_matches(key, list(table), n=6, cutoff=0.6)
+    meant = list(dict.fromkeys(table[c] for c in close))[:3]
+    hint = f"did you mean {', '.join(meant)}?" if meant else ""
     canonical = ", ".join(gpus["gpu"].astype(str))
     raise BadInputError(
         f"unknown GPU {name!r}",
