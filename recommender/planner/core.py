@@ -31,6 +31,8 @@ _REGION_COLUMNS = [
 ]
 _GPU_COLUMNS = ["gpu", "tdp_w", "memory_gb", "rel_throughput", "throughput_basis"]
 _IDENTITY = ["provider", "region", "instance_type", "market"]
+_GROUP = ["provider", "region", "gpu", "market"]
+RANK_DIGITS = 3  # figures equal to this many significant digits tie on that criterion
 _SORT_KEYS = {
     "carbon": ["kgco2e", "cost_usd", "wall_hours"],
     "cost": ["cost_usd", "kgco2e", "wall_hours"],
@@ -60,7 +62,7 @@ class Plan:
     settings: Settings
     constraints: Constraints
     baseline: tuple[str, str] | None = None
-    hidden_sizes: int = 0
+    hidden_sizes: int = 0  # other instance sizes of a shown (region, GPU, market)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -142,31 +144,28 @@ def pareto_mask(cost: pd.Series, kg: pd.Series) -> pd.Series:
     return pd.Series(merged["front"].to_numpy(dtype=bool), index=cost.index)
 
 
-def dominated_sizes(frame: pd.DataFrame) -> pd.Series:
-    """True for host sizes that another size with the same GPUs (model and count) in the same
-    region and market beats or ties on both cost and kg -- e.g. a bigger VM around the same
-    GPUs. Same GPUs means the same wall hours, so this is a 2-D Pareto test within each group."""
-    keys = ["provider", "region", "market", "gpu", "gpu_count"]
-    ordered = frame.sort_values([*keys, "cost_usd", "kgco2e"], kind="mergesort")
-    group_keys = ordered[keys]
-    starts = (group_keys != group_keys.shift()).any(axis=1).to_numpy()
-    kg = ordered["kgco2e"].to_numpy()
-    running_min = pd.Series(kg).groupby(np.cumsum(starts)).cummin().to_numpy()
-    best_before = np.roll(running_min, 1)
-    best_before[starts] = np.inf
-    # Sorted by cost, a row is dominated when an earlier (no dearer) row in its group emitted no
-    # more; exact ties keep the first row so one of a set of equals survives.
-    return pd.Series(kg >= best_before, index=ordered.index).reindex(frame.index)
+def significant(values: pd.Series, digits: int = 3) -> np.ndarray:
+    """Round to ``digits`` significant figures (0 stays 0)."""
+    x = values.to_numpy(dtype=float)
+    with np.errstate(divide="ignore"):
+        scale = np.where(x > 0, 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0)
+    return np.round(x * scale) / scale
 
 
 def rank(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
-    """Sort by the objective, breaking ties deterministically, and number from 1."""
+    """Sort by the objective, then the next criteria, and number from 1.
+
+    Figures equal to RANK_DIGITS significant figures count as ties (the inputs are not more
+    precise than that), so two options with the same kg and $ are ordered by hours."""
     if objective not in _SORT_KEYS:
         raise BadInputError(
             f"unknown objective {objective!r}", "use carbon, cost, time or balanced"
         )
-    keys = [*_SORT_KEYS[objective], *_IDENTITY]
-    ranked = frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    criteria = _SORT_KEYS[objective]
+    rounded = {f"_rank_{c}": significant(frame[c], RANK_DIGITS) for c in criteria}
+    keys = [*rounded, *criteria, *_IDENTITY]
+    ranked = frame.assign(**rounded).sort_values(keys, kind="mergesort")
+    ranked = ranked.drop(columns=list(rounded)).reset_index(drop=True)
     return ranked.assign(rank=np.arange(1, len(ranked) + 1))
 
 
@@ -306,12 +305,15 @@ def plan(
 
     feasible = len(frame)
     frame = frame.assign(pareto=pareto_mask(frame["cost_usd"], frame["kgco2e"]))
+    ranked = rank(frame, settings.objective)
     hidden = 0
     if not all_sizes:
-        dominated = dominated_sizes(frame)
-        hidden = int(dominated.sum())
-        frame = frame[~dominated]
-    ranked = rank(frame, settings.objective)
+        # One row per (region, GPU, market): its best instance size for the objective. Sizes
+        # of the same GPU differ mostly in parallelism and host; --all-sizes shows them all.
+        best = ~ranked.duplicated(_GROUP)
+        hidden = int((~best).sum())
+        ranked = ranked[best].reset_index(drop=True)
+        ranked = ranked.assign(rank=range(1, len(ranked) + 1))
     if base_rows is not None:
         ranked = _baseline_columns(ranked, base_rows)
     if top is not None:

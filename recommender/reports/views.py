@@ -100,7 +100,7 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
         "summary": {
             "candidates": plan.candidates,
             "feasible": plan.feasible,
-            "hidden_dominated_sizes": plan.hidden_sizes,
+            "hidden_other_sizes": plan.hidden_sizes,
             "shown": len(plan.options),
             "pareto_shown": int(plan.options["pareto"].sum()),
             "constraint_steps": [
@@ -113,9 +113,25 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
     }
 
 
+_SOURCE_LABELS = (
+    ("Google", "Google {year} region"),
+    ("EPA eGRID", "eGRID {year} state"),
+    ("Our World in Data", "OWID {year} country"),
+    ("ENTSO-E", "ENTSO-E {year} zone"),
+    ("CodeCarbon 3.3.2 canada", "Canada {year} province"),
+)
+
+
+def intensity_label(source: str, year: Any, basis: str) -> str:
+    """A short tag for a table cell, e.g. ``Google 2024 region`` or ``OWID 2023 country``."""
+    for prefix, label in _SOURCE_LABELS:
+        if source.startswith(prefix):
+            return label.format(year=year)
+    return f"{basis} {year}"
+
+
 def _intensity_label(row: Any) -> str:
-    basis = {"provider-region": "provider", "subnational": "grid zone", "country": "country"}
-    return f"{basis.get(row.intensity_basis, row.intensity_basis)} {row.intensity_year}"
+    return intensity_label(str(row.intensity_source), row.intensity_year, str(row.intensity_basis))
 
 
 def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -> None:
@@ -179,7 +195,8 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
     console.print(
         f"{shown} of {plan.feasible} feasible options shown"
         + (
-            f" ({plan.hidden_sizes} larger host sizes of the same GPUs hidden; --all-sizes)"
+            f" (best instance size per region, GPU and market; {plan.hidden_sizes} other "
+            "sizes hidden: --all-sizes)"
             if plan.hidden_sizes
             else ""
         )
