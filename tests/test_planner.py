@@ -264,7 +264,7 @@ def test_significant_rounding():
 
 
 def test_near_ties_are_broken_by_the_next_criterion(tiny):
-    # Half the GPUs, one vCPU fewer and a hair cheaper: strictly lower kg and $ than the
+    # Half the GPUs, 1 GiB less memory and a hair cheaper: strictly lower kg and $ than the
     # full size, but equal to 3 significant figures, so the twice-as-fast size ranks first.
     half = tiny.offers.iloc[0].to_dict() | {
         "instance_type": "p4d.half",
