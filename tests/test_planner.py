@@ -269,8 +269,8 @@ def test_near_ties_are_broken_by_the_next_criterion(tiny):
     half = tiny.offers.iloc[0].to_dict() | {
         "instance_type": "p4d.half",
         "gpu_count": 4.0,
-        "vcpus": 47.0,
-        "memory_gib": 576.0,
+        "vcpus": 48.0,
+        "memory_gib": 575.0,
         "usd_per_hour": 14.999,
         "spot_usd_per_hour": 5.999,
     }
