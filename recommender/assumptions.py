@@ -23,8 +23,8 @@ class Figure:
 GPU_UTILISATION = Figure(
     0.8,
     "fraction of TDP",
-    "assumption: sustained training draws ~80% of board TDP on average "
-    "(DESIGN default; BLOOM's A100s were metered near their 400 W TDP)",
+    "assumption: training keeps GPUs near full load; 80% of board TDP on average is a middle "
+    "estimate (BLOOM's accounting used 100% of TDP, 400 W per A100)",
     estimated=True,
 )
 CPU_W_PER_VCPU = Figure(

@@ -38,6 +38,11 @@ def _sig(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _savings(kg: float, usd: float) -> str:
+    """``-31 kg, +$91``: what an option changes against the baseline (minus = less)."""
+    return f"{-kg:+,.0f} kg, {'+' if usd <= 0 else '-'}${abs(usd):,.0f}"
+
+
 def assumption_rows(settings: dict[str, Any], defaults_used: set[str]) -> list[dict[str, Any]]:
     rows = []
     for name, value in settings.items():
@@ -139,7 +144,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
     baseline = "saves_kgco2e" in options.columns
     table = Table(
         title=(
-            f"{plan.job.total_ref_gpu_hours:,g} GPU-hours on {plan.job.ref_gpu} - "
+            f"{plan.job.total_ref_gpu_hours:,.10g} GPU-hours on {plan.job.ref_gpu} - "
             f"ranked by {plan.settings.objective}"
         ),
         caption="P = on the cost/CO2e Pareto frontier",
@@ -154,7 +159,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         ("instance", "left"),
         ("GPUs", "left"),
         ("market", "left"),
-        ("n", "right"),
+        ("inst", "right"),
         ("hours", "right"),
         ("kWh", "right"),
         ("gCO2e/kWh", "right"),
@@ -188,7 +193,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             if pd.isna(row.saves_kgco2e):
                 cells.append("-")
             else:
-                cells.append(f"{row.saves_kgco2e:,.0f} kg / ${row.saves_usd:,.0f}")
+                cells.append(_savings(row.saves_kgco2e, row.saves_usd))
         table.add_row(*cells)
     console.print(table)
     shown = len(options)
@@ -277,7 +282,7 @@ def estimate_document(result: Estimate) -> dict[str, Any]:
 
 def render_estimate(result: Estimate, console: Console) -> None:
     table = Table(
-        title=f"{result.count:g} x {result.gpu} for {result.hours:,g} h",
+        title=f"{result.count:g} x {result.gpu} for {result.hours:,.10g} h",
         header_style="bold",
         show_header=False,
     )
@@ -380,7 +385,7 @@ def render_regions(frame: pd.DataFrame, console: Console) -> None:
             f"{r.provider}:{r.region}",
             f"{r.location}, {r.country_code}",
             _sig(r.gco2_per_kwh),
-            f"{r.intensity_basis} {r.intensity_year}",
+            intensity_label(str(r.intensity_source), r.intensity_year, str(r.intensity_basis)),
             f"{r.pue:.2f}",
             ", ".join(r.gpus),
         )
