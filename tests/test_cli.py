@@ -471,3 +471,21 @@ def test_version_and_help(cli):
     assert cli("--version").out.strip().startswith("carbonplan ")
     result = cli("suggest", "--help")
     assert result.code == 0 and "--gpu-hours" in result.out
+
+
+def test_suggest_imports_no_cloud_sdk_or_plotting():
+    """suggest must stay light: no boto3, google-cloud-compute, matplotlib or pydantic."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys, contextlib\n"
+        "from recommender.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['suggest', '--gpu-hours', '400']) == 0\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore', 'google', 'matplotlib', 'pydantic', 'requests')]\n"
+        "print(','.join(sorted(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

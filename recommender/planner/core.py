@@ -136,12 +136,24 @@ def compute_metrics(
 
 def pareto_mask(cost: pd.Series, kg: pd.Series) -> pd.Series:
     """True where no other row is at least as good on both cost and kg and better on one."""
-    points = pd.DataFrame({"cost": cost.to_numpy(), "kg": kg.to_numpy()})
-    unique = points.drop_duplicates().sort_values(["cost", "kg"], kind="mergesort")
-    best_before = unique["kg"].cummin().shift(1, fill_value=np.inf)
-    unique = unique.assign(front=(unique["kg"] < best_before).to_numpy())
-    merged = points.merge(unique, on=["cost", "kg"], how="left")
-    return pd.Series(merged["front"].to_numpy(dtype=bool), index=cost.index)
+    c, k = cost.to_numpy(dtype=float), kg.to_numpy(dtype=float)
+    order = np.lexsort((k, c))  # by cost, then kg
+    cs, ks = c[order], k[order]
+    # Identical points form a block; each is judged against the rows before its block, which
+    # are all cheaper, or as cheap and cleaner.
+    new_block = np.ones(len(cs), dtype=bool)
+    new_block[1:] = (cs[1:] != cs[:-1]) | (ks[1:] != ks[:-1])
+    block_start = np.maximum.accumulate(np.where(new_block, np.arange(len(cs)), 0))
+    best_before = np.concatenate(([np.inf], np.minimum.accumulate(ks)[:-1]))
+    front_sorted = ks < best_before[block_start]
+    front = np.empty(len(cs), dtype=bool)
+    front[order] = front_sorted
+    return pd.Series(front, index=cost.index)
+
+
+def _codes(frame: pd.DataFrame, columns: list[str]) -> list[np.ndarray]:
+    """Integer codes that sort like the (string) columns, for fast numeric sorting/grouping."""
+    return [pd.factorize(frame[c], sort=True)[0] for c in columns]
 
 
 def significant(values: pd.Series, digits: int = 3) -> np.ndarray:
@@ -156,16 +168,20 @@ def rank(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
     """Sort by the objective, then the next criteria, and number from 1.
 
     Figures equal to RANK_DIGITS significant figures count as ties (the inputs are not more
-    precise than that), so two options with the same kg and $ are ordered by hours."""
+    precise than that), so two options with the same kg and $ are ordered by hours. Remaining
+    ties fall to provider, region, instance type and market, so input order never matters."""
     if objective not in _SORT_KEYS:
         raise BadInputError(
             f"unknown objective {objective!r}", "use carbon, cost, time or balanced"
         )
     criteria = _SORT_KEYS[objective]
-    rounded = {f"_rank_{c}": significant(frame[c], RANK_DIGITS) for c in criteria}
-    keys = [*rounded, *criteria, *_IDENTITY]
-    ranked = frame.assign(**rounded).sort_values(keys, kind="mergesort")
-    ranked = ranked.drop(columns=list(rounded)).reset_index(drop=True)
+    keys = [
+        *(significant(frame[c], RANK_DIGITS) for c in criteria),
+        *(frame[c].to_numpy(dtype=float) for c in criteria),
+        *_codes(frame, _IDENTITY),
+    ]
+    order = np.lexsort(keys[::-1])  # lexsort's primary key is the last one
+    ranked = frame.iloc[order].reset_index(drop=True)
     return ranked.assign(rank=np.arange(1, len(ranked) + 1))
 
 
@@ -310,7 +326,8 @@ def plan(
     if not all_sizes:
         # One row per (region, GPU, market): its best instance size for the objective. Sizes
         # of the same GPU differ mostly in parallelism and host; --all-sizes shows them all.
-        best = ~ranked.duplicated(_GROUP)
+        group = pd.DataFrame(dict(zip(_GROUP, _codes(ranked, _GROUP), strict=True)))
+        best = ~group.duplicated().to_numpy()
         hidden = int((~best).sum())
         ranked = ranked[best].reset_index(drop=True)
         ranked = ranked.assign(rank=range(1, len(ranked) + 1))
