@@ -147,7 +147,8 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             f"{plan.job.total_ref_gpu_hours:,.10g} GPU-hours on {plan.job.ref_gpu} - "
             f"ranked by {plan.settings.objective}"
         ),
-        caption="P = on the cost/CO2e Pareto frontier",
+        caption="P = on the cost/CO2e Pareto frontier; * = GPU throughput estimated from specs "
+        "(no benchmark), so hours, kWh and kg are estimates too",
         header_style="bold",
         pad_edge=False,
     )
@@ -173,6 +174,8 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
     for row in options.itertuples(index=False):
         count = row.gpu_count
         gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
+        if row.throughput_basis == "estimated":
+            gpus += "*"
         cells = [
             str(row.rank),
             "P" if row.pareto else "",
