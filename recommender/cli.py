@@ -5,7 +5,6 @@ Only this module prints errors or chooses exit codes; everything below it raises
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from enum import StrEnum
@@ -13,11 +12,27 @@ from typing import Annotated, Any
 
 import click
 import typer
-from click.core import ParameterSource
 from rich.console import Console
 
 from recommender import __version__
 from recommender import assumptions as A
+from recommender.cliopts import (
+    EmbodiedOpt,
+    Format,
+    FormatOpt,
+    GpuOpt,
+    NoEmbodiedOpt,
+    PlanArgs,
+    ProviderOpt,
+    UtilisationOpt,
+    build_request,
+    check_number,
+    console,
+    emit,
+    given_on_command_line,
+    plan_options,
+    split_values,
+)
 from recommender.errors import BadInputError, CarbonplanError, ExitCode
 
 app = typer.Typer(
@@ -31,308 +46,47 @@ app = typer.Typer(
 )
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class Objective(StrEnum):
-    carbon = "carbon"
-    cost = "cost"
-    time = "time"
-    balanced = "balanced"
-
-
 class RegionSort(StrEnum):
     intensity = "intensity"
     region = "region"
     pue = "pue"
 
 
-def _console() -> Console:
-    # No markup, emoji or highlighting: data text such as "[estimated]" must print as is.
-    options: dict[str, Any] = {
-        "soft_wrap": False,
-        "markup": False,
-        "emoji": False,
-        "highlight": False,
-    }
-    console = Console(**options)
-    if not console.is_terminal:
-        console = Console(width=200, **options)
-    return console
-
-
-def _number(
-    flag: str,
-    value: float | None,
-    *,
-    low: float = 0.0,
-    high: float = 1e12,
-    inclusive_low: bool = False,
-) -> None:
-    """Reject NaN, infinities and values outside a sane range, naming the flag."""
-    if value is None:
-        return
-    if math.isnan(value) or math.isinf(value):
-        raise BadInputError(f"{flag} must be a finite number, not {value}")
-    too_low = value < low if inclusive_low else value <= low
-    if too_low:
-        bound = f">= {low:g}" if inclusive_low else f"> {low:g}"
-        raise BadInputError(f"{flag} must be {bound}, got {value:g}")
-    if value > high:
-        raise BadInputError(
-            f"{flag}={value:g} is implausibly large (limit {high:g})",
-            "check the unit: the flag's --help says what it expects",
-        )
-
-
-def _split(values: list[str] | None) -> list[str]:
-    """Accept both repeated flags and comma-separated lists."""
-    out: list[str] = []
-    for value in values or []:
-        out.extend(part.strip() for part in value.split(",") if part.strip())
-    return out
-
-
-def _emit(fmt: Format, document: Any, records: list[dict[str, Any]]) -> None:
-    from recommender.reports.records import to_csv, to_json
-
-    if fmt is Format.json:
-        sys.stdout.write(to_json(document) + "\n")
-    else:
-        sys.stdout.write(to_csv(records))
-
-
-# Options shared by the commands that plan a job (suggest now; report and launch later).
-GpuHoursOpt = Annotated[
-    float,
-    typer.Option("--gpu-hours", help="Work to do, in GPU-hours on the reference GPU (--ref-gpu)."),
-]
-RefGpuOpt = Annotated[
-    str, typer.Option("--ref-gpu", help="GPU the --gpu-hours were measured on (aliases accepted).")
-]
-ProviderOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--provider", help="Only these clouds: aws, gcp, azure (repeat or comma-separate)."
-    ),
-]
-RegionOpt = Annotated[
-    list[str] | None,
-    typer.Option("--region", help="Only these regions, as PROVIDER:REGION (repeatable)."),
-]
-ExcludeRegionOpt = Annotated[
-    list[str] | None,
-    typer.Option("--exclude-region", help="Never these regions, as PROVIDER:REGION (repeatable)."),
-]
-GpuOpt = Annotated[
-    list[str] | None, typer.Option("--gpu", help="Only these GPU models (repeatable; aliases ok).")
-]
-MinGpuMemoryOpt = Annotated[
-    float | None, typer.Option("--min-gpu-memory", help="Minimum memory per GPU, in GB.")
-]
-SpotOpt = Annotated[bool, typer.Option("--spot", help="Only spot (preemptible) capacity.")]
-OnDemandOpt = Annotated[bool, typer.Option("--on-demand", help="Only on-demand capacity.")]
-MaxInstancesOpt = Annotated[
-    int,
-    typer.Option("--max-instances", help="Most instances a --deadline may use in parallel."),
-]
-DeadlineOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--deadline",
-        help="Wall-clock hours the job must finish in; uses the fewest instances that make it.",
-    ),
-]
-MaxCostOpt = Annotated[float | None, typer.Option("--max-cost", help="Budget in USD.")]
-MaxKgOpt = Annotated[float | None, typer.Option("--max-kg", help="Most kg CO2e allowed.")]
-ObjectiveOpt = Annotated[
-    Objective,
-    typer.Option(
-        "--objective",
-        help="Rank by carbon (kg), cost ($), time (hours) or balanced ($ + carbon price x t).",
-    ),
-]
-CarbonPriceOpt = Annotated[
-    float,
-    typer.Option(
-        "--carbon-price",
-        help="USD per t CO2e for --objective balanced "
-        f"[default: {A.CARBON_PRICE_USD_PER_T.value:g}, {A.CARBON_PRICE_USD_PER_T.source}]",
-        show_default=False,
-    ),
-]
-UtilisationOpt = Annotated[
-    float,
-    typer.Option(
-        "--utilisation",
-        help="Average GPU power as a fraction of TDP.",
-    ),
-]
-ScalingOpt = Annotated[
-    float,
-    typer.Option(
-        "--scaling-efficiency", help="Throughput per GPU kept when a job spans several instances."
-    ),
-]
-EmbodiedOpt = Annotated[
-    float,
-    typer.Option("--embodied", help="Embodied emissions, gCO2e per GPU-hour (BLOOM method)."),
-]
-NoEmbodiedOpt = Annotated[bool, typer.Option("--no-embodied", help="Leave embodied emissions out.")]
-FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
-
-
-# Flags whose defaults are modelling assumptions, by the name they carry in the output.
-_SETTING_FLAGS = {
-    "utilisation": "gpu_utilisation",
-    "scaling_efficiency": "scaling_efficiency",
-    "embodied": "embodied_g_per_gpu_hour",
-    "carbon_price": "carbon_price_usd_per_t",
-    "objective": "objective",
-    "ref_gpu": "ref_gpu",
-    "max_instances": "max_instances",
-}
-
-
-def _defaults_used(ctx: typer.Context) -> set[str]:
-    """Assumptions the user left at their defaults (echoed so readers see what was assumed)."""
-    used = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced defaults
-    for flag, name in _SETTING_FLAGS.items():
-        if ctx.get_parameter_source(flag) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
-            used.add(name)
-    return used
-
-
 @app.command()
+@plan_options
 def suggest(
-    ctx: typer.Context,
-    gpu_hours: GpuHoursOpt,
-    ref_gpu: RefGpuOpt = "A100",
-    provider: ProviderOpt = None,
-    region: RegionOpt = None,
-    exclude_region: ExcludeRegionOpt = None,
-    gpu: GpuOpt = None,
-    min_gpu_memory: MinGpuMemoryOpt = None,
-    spot: SpotOpt = False,
-    on_demand: OnDemandOpt = False,
-    max_instances: MaxInstancesOpt = 8,
-    deadline: DeadlineOpt = None,
-    max_cost: MaxCostOpt = None,
-    max_kg: MaxKgOpt = None,
-    objective: ObjectiveOpt = Objective.carbon,
-    carbon_price: CarbonPriceOpt = A.CARBON_PRICE_USD_PER_T.value,
-    baseline: Annotated[
-        str | None,
-        typer.Option(
-            "--baseline",
-            help="PROVIDER:REGION to compare every option against (same GPU); adds kg and $ saved.",
-        ),
-    ] = None,
+    plan_args: PlanArgs,
     top: Annotated[int, typer.Option("--top", help="How many options to show (0 = all).")] = 20,
     all_sizes: Annotated[
         bool,
         typer.Option(
             "--all-sizes",
-            help="Also show host sizes that another size of the same GPU "
-            "in the same region beats on cost, CO2e and time.",
+            help="Show every instance size; by default each (region, GPU, market) shows its "
+            "best size for the objective.",
         ),
     ] = False,
-    utilisation: UtilisationOpt = A.GPU_UTILISATION.value,
-    scaling_efficiency: ScalingOpt = A.SCALING_EFFICIENCY.value,
-    embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value,
-    no_embodied: NoEmbodiedOpt = False,
     fmt: FormatOpt = Format.table,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show every assumption, constraint and source.")
     ] = False,
 ) -> None:
     """Rank (cloud, region, instance, market) options for a job by carbon, cost or time."""
-    from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
-    from recommender.planner import Constraints, Job, Settings, plan
     from recommender.reports.records import option_records
     from recommender.reports.views import plan_document, render_plan
 
-    _number("--gpu-hours", gpu_hours, high=1e9)
-    _number("--min-gpu-memory", min_gpu_memory, high=4096)
-    _number("--deadline", deadline, high=1e6)
-    _number("--max-cost", max_cost, high=1e10)
-    _number("--max-kg", max_kg, high=1e10)
-    _number("--carbon-price", carbon_price, low=0, inclusive_low=True, high=1e5)
-    _number("--utilisation", utilisation, high=1.0)
-    _number("--scaling-efficiency", scaling_efficiency, high=1.0)
-    _number("--embodied", embodied, low=0, inclusive_low=True, high=1e4)
-    if max_instances < 1 or max_instances > 1024:
-        raise BadInputError(f"--max-instances must be between 1 and 1024, got {max_instances}")
     if top < 0:
         raise BadInputError(f"--top must be >= 0, got {top}")
-    if no_embodied and ctx.get_parameter_source("embodied") is ParameterSource.COMMANDLINE:
-        raise BadInputError(
-            "--embodied and --no-embodied contradict each other", "give one of them"
-        )
-
-    catalog = load_catalog()
-    providers = tuple(dict.fromkeys(resolve_provider(p) for p in _split(provider))) or None
-    regions = tuple(parse_region(r, catalog.regions) for r in _split(region)) or None
-    excluded = tuple(parse_region(r, catalog.regions) for r in _split(exclude_region))
-    if regions and providers:
-        outside = [f"{p}:{r}" for p, r in regions if p not in providers]
-        if outside:
-            raise BadInputError(
-                f"--region {outside[0]} is not in --provider {','.join(providers)}",
-                "drop the --provider filter or choose a region of those providers",
-            )
-    if regions and excluded and set(regions) <= set(excluded):
-        raise BadInputError("every --region is also excluded by --exclude-region")
-    gpus = tuple(dict.fromkeys(resolve_gpu(g, catalog.gpus) for g in _split(gpu))) or None
-    base = parse_region(baseline, catalog.regions) if baseline else None
-    markets: tuple[str, ...] = ("on-demand", "spot")
-    if spot != on_demand:
-        markets = ("spot",) if spot else ("on-demand",)
-
-    job = Job(gpu_hours=gpu_hours, ref_gpu=resolve_gpu(ref_gpu, catalog.gpus))
-    settings = Settings(
-        gpu_utilisation=utilisation,
-        scaling_efficiency=scaling_efficiency,
-        embodied_g_per_gpu_hour=0.0 if no_embodied else embodied,
-        carbon_price_usd_per_t=carbon_price,
-        objective=objective.value,
-    )
-    constraints = Constraints(
-        providers=providers,
-        regions=regions,
-        exclude_regions=excluded,
-        gpus=gpus,
-        min_gpu_memory_gb=min_gpu_memory,
-        markets=markets,
-        max_instances=max_instances,
-        deadline_hours=deadline,
-        max_cost_usd=max_cost,
-        max_kgco2e=max_kg,
-    )
-    result = plan(
-        catalog.offers,
-        catalog.regions,
-        catalog.gpus,
-        job,
-        settings,
-        constraints,
-        baseline=base,
-        top=top or None,
-        all_sizes=all_sizes,
-    )
+    request = build_request(plan_args)
+    result = request.run(top=top or None, all_sizes=all_sizes)
     if fmt is Format.table:
-        render_plan(result, catalog, _console(), explain)
+        render_plan(result, request.catalog, console(), explain)
         return
-    document = plan_document(result, catalog, _defaults_used(ctx))
-    _emit(fmt, document, option_records(result.options))
+    document = plan_document(result, request.catalog, set(request.defaults_used))
+    emit(fmt, document, option_records(result.options))
 
 
 @app.command()
 def estimate(
-    ctx: typer.Context,
     gpu: Annotated[str, typer.Option("--gpu", help="GPU model (aliases accepted).")],
     hours: Annotated[float, typer.Option("--hours", help="Wall-clock hours the GPUs run.")],
     count: Annotated[float, typer.Option("--count", help="Number of GPUs.")] = 1,
@@ -377,20 +131,16 @@ def estimate(
     from recommender.planner import estimate as run_estimate
     from recommender.reports.views import estimate_document, render_estimate
 
-    _number("--hours", hours, high=1e9)
-    _number("--count", count, high=1e6)
-    _number("--intensity", intensity, low=0, inclusive_low=True, high=2000)
-    _number("--gpu-power-w", gpu_power_w, low=0, inclusive_low=True, high=5000)
-    _number("--host-power-w", host_power_w, low=0, inclusive_low=True, high=1e7)
-    _number("--power-w", power_w, high=1e9)
-    _number("--pue", pue, low=1.0, inclusive_low=True, high=3.0)
-    _number("--utilisation", utilisation, high=1.0)
-    _number("--embodied", embodied, low=0, inclusive_low=True, high=1e4)
-    given = {
-        n
-        for n in ("gpu_power_w", "host_power_w", "utilisation")
-        if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE
-    }
+    check_number("--hours", hours, high=1e9)
+    check_number("--count", count, high=1e6)
+    check_number("--intensity", intensity, low=0, inclusive_low=True, high=2000)
+    check_number("--gpu-power-w", gpu_power_w, low=0, inclusive_low=True, high=5000)
+    check_number("--host-power-w", host_power_w, low=0, inclusive_low=True, high=1e7)
+    check_number("--power-w", power_w, high=1e9)
+    check_number("--pue", pue, low=1.0, inclusive_low=True, high=3.0)
+    check_number("--utilisation", utilisation, high=1.0)
+    check_number("--embodied", embodied, low=0, inclusive_low=True, high=1e4)
+    given = {n for n in ("gpu_power_w", "host_power_w", "utilisation") if given_on_command_line(n)}
     if power_w is not None and given:
         flags = ", ".join("--" + n.replace("_", "-") for n in sorted(given))
         raise BadInputError(
@@ -402,7 +152,7 @@ def estimate(
             "estimate needs a grid intensity",
             "give --region PROVIDER:REGION or --intensity G (gCO2e/kWh)",
         )
-    if no_embodied and ctx.get_parameter_source("embodied") is ParameterSource.COMMANDLINE:
+    if no_embodied and given_on_command_line("embodied"):
         raise BadInputError("--embodied and --no-embodied contradict each other")
 
     catalog = load_catalog()
@@ -453,7 +203,7 @@ def estimate(
         "--no-embodied"
         if no_embodied
         else "--embodied"
-        if ctx.get_parameter_source("embodied") is ParameterSource.COMMANDLINE
+        if given_on_command_line("embodied")
         else A.EMBODIED_G_PER_GPU_HOUR.source
     )
     result = run_estimate(
@@ -469,11 +219,11 @@ def estimate(
         sources=sources,
     )
     if fmt is Format.table:
-        render_estimate(result, _console())
+        render_estimate(result, console())
         return
     document = estimate_document(result)
     flat = {k: v for k, v in document.items() if not isinstance(v, dict)}
-    _emit(fmt, document, [flat])
+    emit(fmt, document, [flat])
 
 
 def _default_host_w(offers: Any, gpu: str, count: float) -> tuple[float, str]:
@@ -518,10 +268,10 @@ def regions(
 
     catalog = load_catalog()
     frame = _with_region_gpus(catalog)
-    providers = [resolve_provider(p) for p in _split(provider)]
+    providers = [resolve_provider(p) for p in split_values(provider)]
     if providers:
         frame = frame[frame["provider"].isin(providers)]
-    wanted = [resolve_gpu(g, catalog.gpus) for g in _split(gpu)]
+    wanted = [resolve_gpu(g, catalog.gpus) for g in split_values(gpu)]
     if wanted:
         frame = frame[frame["gpus"].map(lambda gs: any(g in gs for g in wanted))]
     keys = {
@@ -533,13 +283,13 @@ def regions(
     if frame.empty:
         raise BadInputError("no region matches the filters", "drop --gpu or --provider")
     if fmt is Format.table:
-        render_regions(frame, _console())
+        render_regions(frame, console())
         return
     records = region_records(frame)
     if fmt is Format.csv:
         for record in records:
             record["gpus"] = ";".join(record["gpus"])
-    _emit(fmt, records, records)
+    emit(fmt, records, records)
 
 
 @app.command()
@@ -554,18 +304,18 @@ def gpus(
     catalog = load_catalog()
     by_gpu = catalog.offers.groupby("gpu")["provider"].agg(lambda s: sorted(set(s)))
     frame = catalog.gpus.assign(providers=catalog.gpus["gpu"].map(lambda g: by_gpu.get(g, [])))
-    providers = [resolve_provider(p) for p in _split(provider)]
+    providers = [resolve_provider(p) for p in split_values(provider)]
     if providers:
         frame = frame[frame["providers"].map(lambda ps: any(p in ps for p in providers))]
     frame = frame.sort_values(["rel_throughput", "gpu"], ascending=[False, True], kind="mergesort")
     if fmt is Format.table:
-        render_gpus(frame, _console())
+        render_gpus(frame, console())
         return
     records = gpu_records(frame)
     if fmt is Format.csv:
         for record in records:
             record["providers"] = ";".join(record["providers"])
-    _emit(fmt, records, records)
+    emit(fmt, records, records)
 
 
 def _version_callback(value: bool) -> None:

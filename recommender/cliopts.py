@@ -1,0 +1,354 @@
+"""Command-line pieces shared by every command: output formats, number checks, the console,
+and the job/constraint options of ``suggest`` that ``report`` and ``launch`` reuse.
+
+Commands that plan a job take those options with one decorator instead of copying them::
+
+    @app.command()
+    @plan_options
+    def report(plan_args: PlanArgs, out: ...) -> None:
+        request = build_request(plan_args)
+        result = request.run(top=None)
+
+``plan_options`` adds the shared parameters to the command's signature (typer reads the
+signature), then hands them to the command bundled as one :class:`PlanArgs`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from click.core import ParameterSource
+from rich.console import Console
+
+from recommender import assumptions as A
+from recommender.errors import BadInputError
+
+if TYPE_CHECKING:
+    from recommender.catalog import Catalog
+    from recommender.planner import Constraints, Job, Plan, Settings
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Objective(StrEnum):
+    carbon = "carbon"
+    cost = "cost"
+    time = "time"
+    balanced = "balanced"
+
+
+def console() -> Console:
+    """A console for tables. No markup, emoji or highlighting: data text such as
+    "[estimated]" must print as it is. Wide when piped, so tables are not squeezed."""
+    options: dict[str, Any] = {
+        "soft_wrap": False,
+        "markup": False,
+        "emoji": False,
+        "highlight": False,
+    }
+    out = Console(**options)
+    if not out.is_terminal:
+        out = Console(width=200, **options)
+    return out
+
+
+def check_number(
+    flag: str,
+    value: float | None,
+    *,
+    low: float = 0.0,
+    high: float = 1e12,
+    inclusive_low: bool = False,
+) -> None:
+    """Reject NaN, infinities and values outside a sane range, naming the flag."""
+    if value is None:
+        return
+    if math.isnan(value) or math.isinf(value):
+        raise BadInputError(f"{flag} must be a finite number, not {value}")
+    too_low = value < low if inclusive_low else value <= low
+    if too_low:
+        bound = f">= {low:g}" if inclusive_low else f"> {low:g}"
+        raise BadInputError(f"{flag} must be {bound}, got {value:g}")
+    if value > high:
+        raise BadInputError(
+            f"{flag}={value:g} is implausibly large (limit {high:g})",
+            "check the unit: the flag's --help says what it expects",
+        )
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """Accept both repeated flags and comma-separated lists."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out
+
+
+def emit(fmt: Format, document: Any, records: list[dict[str, Any]]) -> None:
+    """Write JSON (one document) or CSV (one row per record) to stdout."""
+    from recommender.reports.records import to_csv, to_json
+
+    if fmt is Format.json:
+        sys.stdout.write(to_json(document) + "\n")
+    else:
+        sys.stdout.write(to_csv(records))
+
+
+def given_on_command_line(name: str) -> bool:
+    """Whether the user typed this parameter (as opposed to its default)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE)
+
+
+ProviderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--provider", help="Only these clouds: aws, gcp, azure (repeat or comma-separate)."
+    ),
+]
+GpuOpt = Annotated[
+    list[str] | None, typer.Option("--gpu", help="Only these GPU models (repeatable; aliases ok).")
+]
+UtilisationOpt = Annotated[
+    float, typer.Option("--utilisation", help="Average GPU power as a fraction of TDP.")
+]
+EmbodiedOpt = Annotated[
+    float,
+    typer.Option("--embodied", help="Embodied emissions, gCO2e per GPU-hour (BLOOM method)."),
+]
+NoEmbodiedOpt = Annotated[bool, typer.Option("--no-embodied", help="Leave embodied emissions out.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
+
+
+@dataclass(frozen=True)
+class PlanArgs:
+    """The raw values of the job/constraint/assumption flags shared by planning commands."""
+
+    gpu_hours: Annotated[
+        float,
+        typer.Option(
+            "--gpu-hours", help="Work to do, in GPU-hours on the reference GPU (--ref-gpu)."
+        ),
+    ]
+    ref_gpu: Annotated[
+        str,
+        typer.Option("--ref-gpu", help="GPU the --gpu-hours were measured on (aliases accepted)."),
+    ] = "A100"
+    provider: ProviderOpt = None
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="Only these regions, as PROVIDER:REGION (repeatable)."),
+    ] = None
+    exclude_region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-region", help="Never these regions, as PROVIDER:REGION (repeatable)."
+        ),
+    ] = None
+    gpu: GpuOpt = None
+    min_gpu_memory: Annotated[
+        float | None, typer.Option("--min-gpu-memory", help="Minimum memory per GPU, in GB.")
+    ] = None
+    spot: Annotated[bool, typer.Option("--spot", help="Only spot (preemptible) capacity.")] = False
+    on_demand: Annotated[bool, typer.Option("--on-demand", help="Only on-demand capacity.")] = False
+    max_instances: Annotated[
+        int,
+        typer.Option("--max-instances", help="Most instances a --deadline may use in parallel."),
+    ] = 8
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            help="Wall-clock hours the job must finish in; uses the fewest instances that make it.",
+        ),
+    ] = None
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Budget in USD.")] = None
+    max_kg: Annotated[float | None, typer.Option("--max-kg", help="Most kg CO2e allowed.")] = None
+    objective: Annotated[
+        Objective,
+        typer.Option(
+            "--objective",
+            help="Rank by carbon (kg), cost ($), time (hours) or balanced ($ + carbon price x t).",
+        ),
+    ] = Objective.carbon
+    carbon_price: Annotated[
+        float,
+        typer.Option(
+            "--carbon-price",
+            help="USD per t CO2e for --objective balanced "
+            f"[default: {A.CARBON_PRICE_USD_PER_T.value:g}, {A.CARBON_PRICE_USD_PER_T.source}]",
+            show_default=False,
+        ),
+    ] = A.CARBON_PRICE_USD_PER_T.value
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="PROVIDER:REGION to compare every option against (same GPU); adds kg and $ saved.",
+        ),
+    ] = None
+    utilisation: UtilisationOpt = A.GPU_UTILISATION.value
+    scaling_efficiency: Annotated[
+        float,
+        typer.Option(
+            "--scaling-efficiency",
+            help="Throughput per GPU kept when a job spans several instances.",
+        ),
+    ] = A.SCALING_EFFICIENCY.value
+    embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value
+    no_embodied: NoEmbodiedOpt = False
+
+
+_PLAN_FIELDS = [f.name for f in fields(PlanArgs)]
+
+
+def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` all of :class:`PlanArgs`' options, passed to it as ``plan_args``."""
+    own = inspect.signature(command, eval_str=True)
+    hints = inspect.get_annotations(PlanArgs, eval_str=True)
+    shared = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=hints[f.name],
+            default=inspect.Parameter.empty if f.default is MISSING else f.default,
+        )
+        for f in fields(PlanArgs)
+    ]
+    rest = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in own.parameters.values()
+        if p.name != "plan_args"
+    ]
+    params = sorted(
+        [*shared, *rest], key=lambda p: p.default is not inspect.Parameter.empty
+    )  # required first, as Python demands
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        plan_args = PlanArgs(**{name: kwargs.pop(name) for name in _PLAN_FIELDS})
+        return command(plan_args=plan_args, **kwargs)
+
+    wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+# Flags whose defaults are modelling assumptions, by the name they carry in the output.
+_SETTING_FLAGS = {
+    "utilisation": "gpu_utilisation",
+    "scaling_efficiency": "scaling_efficiency",
+    "embodied": "embodied_g_per_gpu_hour",
+    "carbon_price": "carbon_price_usd_per_t",
+    "objective": "objective",
+    "ref_gpu": "ref_gpu",
+    "max_instances": "max_instances",
+}
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Validated, resolved inputs of a plan; ``run`` calls the planner."""
+
+    catalog: Catalog
+    job: Job
+    settings: Settings
+    constraints: Constraints
+    baseline: tuple[str, str] | None
+    defaults_used: frozenset[str]
+
+    def run(self, *, top: int | None = 20, all_sizes: bool = False) -> Plan:
+        from recommender.planner import plan
+
+        return plan(
+            self.catalog.offers,
+            self.catalog.regions,
+            self.catalog.gpus,
+            self.job,
+            self.settings,
+            self.constraints,
+            baseline=self.baseline,
+            top=top,
+            all_sizes=all_sizes,
+        )
+
+
+def build_request(args: PlanArgs) -> PlanRequest:
+    """Check every number, resolve every name (with "did you mean"), and refuse
+    contradictions; raise :class:`BadInputError` with a hint otherwise."""
+    from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
+    from recommender.planner import Constraints, Job, Settings
+
+    check_number("--gpu-hours", args.gpu_hours, high=1e9)
+    check_number("--min-gpu-memory", args.min_gpu_memory, high=4096)
+    check_number("--deadline", args.deadline, high=1e6)
+    check_number("--max-cost", args.max_cost, high=1e10)
+    check_number("--max-kg", args.max_kg, high=1e10)
+    check_number("--carbon-price", args.carbon_price, low=0, inclusive_low=True, high=1e5)
+    check_number("--utilisation", args.utilisation, high=1.0)
+    check_number("--scaling-efficiency", args.scaling_efficiency, high=1.0)
+    check_number("--embodied", args.embodied, low=0, inclusive_low=True, high=1e4)
+    if args.max_instances < 1 or args.max_instances > 1024:
+        raise BadInputError(f"--max-instances must be between 1 and 1024, got {args.max_instances}")
+    if args.no_embodied and given_on_command_line("embodied"):
+        raise BadInputError("--embodied and --no-embodied contradict each other", "give one")
+
+    catalog = load_catalog()
+    providers = tuple(dict.fromkeys(resolve_provider(p) for p in split_values(args.provider)))
+    regions = tuple(parse_region(r, catalog.regions) for r in split_values(args.region))
+    excluded = tuple(parse_region(r, catalog.regions) for r in split_values(args.exclude_region))
+    if regions and providers:
+        outside = [f"{p}:{r}" for p, r in regions if p not in providers]
+        if outside:
+            raise BadInputError(
+                f"--region {outside[0]} is not in --provider {','.join(providers)}",
+                "drop the --provider filter or choose a region of those providers",
+            )
+    if regions and excluded and set(regions) <= set(excluded):
+        raise BadInputError("every --region is also excluded by --exclude-region")
+    gpus = tuple(dict.fromkeys(resolve_gpu(g, catalog.gpus) for g in split_values(args.gpu)))
+    baseline = parse_region(args.baseline, catalog.regions) if args.baseline else None
+    markets: tuple[str, ...] = ("on-demand", "spot")
+    if args.spot != args.on_demand:
+        markets = ("spot",) if args.spot else ("on-demand",)
+
+    defaults = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced values
+    defaults |= {name for flag, name in _SETTING_FLAGS.items() if not given_on_command_line(flag)}
+    return PlanRequest(
+        catalog=catalog,
+        job=Job(gpu_hours=args.gpu_hours, ref_gpu=resolve_gpu(args.ref_gpu, catalog.gpus)),
+        settings=Settings(
+            gpu_utilisation=args.utilisation,
+            scaling_efficiency=args.scaling_efficiency,
+            embodied_g_per_gpu_hour=0.0 if args.no_embodied else args.embodied,
+            carbon_price_usd_per_t=args.carbon_price,
+            objective=args.objective.value,
+        ),
+        constraints=Constraints(
+            providers=providers or None,
+            regions=regions or None,
+            exclude_regions=excluded,
+            gpus=gpus or None,
+            min_gpu_memory_gb=args.min_gpu_memory,
+            markets=markets,
+            max_instances=args.max_instances,
+            deadline_hours=args.deadline,
+            max_cost_usd=args.max_cost,
+            max_kgco2e=args.max_kg,
+        ),
+        baseline=baseline,
+        defaults_used=frozenset(defaults),
+    )
