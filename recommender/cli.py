@@ -318,6 +318,9 @@ def gpus(
     emit(fmt, records, records)
 
 
+# --- commands defined in recommender/commands/ (one line each; keep imports there light) ---
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"carbonplan {__version__}")

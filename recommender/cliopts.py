@@ -35,6 +35,7 @@ from recommender.errors import BadInputError
 if TYPE_CHECKING:
     from recommender.catalog import Catalog
     from recommender.planner import Constraints, Job, Plan, Settings
+    from recommender.planner.core import IntensityFn
 
 
 class Format(StrEnum):
@@ -269,6 +270,7 @@ class PlanRequest:
     constraints: Constraints
     baseline: tuple[str, str] | None
     defaults_used: frozenset[str]
+    intensity_fn: IntensityFn | None = None  # None: the shipped static annual figures
 
     def run(self, *, top: int | None = 20, all_sizes: bool = False) -> Plan:
         from recommender.planner import plan
@@ -283,6 +285,7 @@ class PlanRequest:
             baseline=self.baseline,
             top=top,
             all_sizes=all_sizes,
+            intensity_fn=self.intensity_fn,
         )
 
 

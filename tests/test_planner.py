@@ -283,3 +283,24 @@ def test_near_ties_are_broken_by_the_next_criterion(tiny):
         < by_type.loc[("p4d.24xlarge", "spot"), "kgco2e"]
     )
     assert clean.iloc[0]["instance_type"] == "p4d.24xlarge"
+
+
+def test_intensity_hook_replaces_figures_per_row_and_reranks(tiny):
+    seen_wall = []
+
+    def live(frame: pd.DataFrame) -> pd.DataFrame:
+        seen_wall.append(frame["wall_hours"].notna().all())
+        flipped = frame["region"].map({"clean-1": 900.0, "dirty-1": 5.0, "mid-1": 300.0})
+        return pd.DataFrame(
+            {"gco2_per_kwh": flipped, "intensity_source": "test-live", "intensity_kind": "live"},
+            index=frame.index,
+        )
+
+    static = plan(tiny.offers, tiny.regions, tiny.gpus, Job(400), top=None)
+    hooked = plan(tiny.offers, tiny.regions, tiny.gpus, Job(400), top=None, intensity_fn=live)
+    assert seen_wall == [True]
+    assert static.options.iloc[0]["region"] == "clean-1"
+    assert hooked.options.iloc[0]["region"] == "dirty-1"
+    assert set(hooked.options["intensity_kind"]) == {"live"}
+    row = _row(hooked, "aws", "dirty-1", "p4d.24xlarge", "spot")
+    assert row["operational_kgco2e"] == pytest.approx(row["energy_kwh"] * 5.0 / 1000)

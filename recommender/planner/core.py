@@ -7,6 +7,7 @@ DESIGN.md ("Domain model"); their defaults live in :mod:`recommender.assumptions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,7 +84,15 @@ def candidate_frame(
     frame = frame.merge(regions[_REGION_COLUMNS], on=["provider", "region"], how="left")
     gpu_cols = gpus[_GPU_COLUMNS].rename(columns={"memory_gb": "gpu_memory_gb"})
     frame = frame.merge(gpu_cols, on="gpu", how="left")
-    return frame
+    return frame.assign(intensity_kind="static", intensity_observed_at=None, start=None)
+
+
+#: Replaces the grid-intensity columns row by row, given the options with their wall hours
+#: (live or forecast sources average over the hours each option would run). It returns a
+#: frame aligned with its input holding any of: gco2_per_kwh, intensity_source,
+#: intensity_year, intensity_kind ("static", "live", "forecast", "cached", ...),
+#: intensity_observed_at, start.
+IntensityFn = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 def compute_metrics(
@@ -92,6 +101,7 @@ def compute_metrics(
     settings: Settings,
     ref_throughput: float,
     deadline_hours: float | None,
+    intensity_fn: IntensityFn | None = None,
 ) -> pd.DataFrame:
     """Add instances, wall hours, energy, emissions and cost columns (vectorised)."""
     work = job.total_ref_gpu_hours
@@ -113,12 +123,8 @@ def compute_metrics(
         frame["vcpus"] * settings.cpu_w_per_vcpu + frame["memory_gib"] * settings.memory_w_per_gib
     ) / 1000.0
     energy = (gpu_kw + host_kw) * instances * wall * frame["pue"]
-    operational = energy * frame["gco2_per_kwh"] / 1000.0
     gpu_hours = frame["gpu_count"] * instances * wall
-    embodied = gpu_hours * settings.embodied_g_per_gpu_hour / 1000.0
-    cost = wall * instances * frame["usd_per_hour"]
-    kg = operational + embodied
-    return frame.assign(
+    frame = frame.assign(
         speed=speed,
         instances=instances,
         wall_hours=wall,
@@ -126,11 +132,25 @@ def compute_metrics(
         gpu_power_kw=gpu_kw,
         host_power_kw=host_kw,
         energy_kwh=energy,
+        cost_usd=wall * instances * frame["usd_per_hour"],
+    )
+    if intensity_fn is not None:
+        replaced = intensity_fn(frame)
+        frame = frame.assign(**{c: replaced[c] for c in replaced.columns})
+    return add_emissions(frame, settings)
+
+
+def add_emissions(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Operational, embodied and total kg CO2e, and the carbon-priced score, from energy,
+    grid intensity and GPU-hours."""
+    operational = frame["energy_kwh"] * frame["gco2_per_kwh"] / 1000.0
+    embodied = frame["gpu_hours"] * settings.embodied_g_per_gpu_hour / 1000.0
+    kg = operational + embodied
+    return frame.assign(
         operational_kgco2e=operational,
         embodied_kgco2e=embodied,
         kgco2e=kg,
-        cost_usd=cost,
-        score_usd=cost + settings.carbon_price_usd_per_t * kg / 1000.0,
+        score_usd=frame["cost_usd"] + settings.carbon_price_usd_per_t * kg / 1000.0,
     )
 
 
@@ -249,6 +269,7 @@ def plan(
     baseline: tuple[str, str] | None = None,
     top: int | None = 20,
     all_sizes: bool = False,
+    intensity_fn: IntensityFn | None = None,
 ) -> Plan:
     """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
     settings = settings or Settings()
@@ -257,7 +278,9 @@ def plan(
     if ref.empty:
         raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
     frame = candidate_frame(offers, regions, gpus)
-    frame = compute_metrics(frame, job, settings, float(ref.iloc[0]), constraints.deadline_hours)
+    frame = compute_metrics(
+        frame, job, settings, float(ref.iloc[0]), constraints.deadline_hours, intensity_fn
+    )
     frame = frame.assign(
         single_wall=job.total_ref_gpu_hours / (frame["speed"] * frame["gpu_count"])
     )

@@ -30,6 +30,8 @@ OPTION_FIELDS = [
     "intensity_source",
     "intensity_year",
     "intensity_basis",
+    "intensity_kind",
+    "intensity_observed_at",
     "pue",
     "pue_source",
     "operational_kgco2e",
@@ -79,7 +81,7 @@ def frame_records(frame: pd.DataFrame, fields: Iterable[str]) -> list[dict[str, 
 
 
 def option_records(options: pd.DataFrame) -> list[dict[str, Any]]:
-    frame = options.assign(gpus_per_instance=options["gpu_count"], start=None)
+    frame = options.assign(gpus_per_instance=options["gpu_count"])
     fields = list(OPTION_FIELDS)
     if "saves_kgco2e" in frame.columns:
         fields += BASELINE_FIELDS
