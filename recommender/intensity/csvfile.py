@@ -1,0 +1,164 @@
+"""A user's own intensity trace (``--intensity-file trace.csv``).
+
+Columns (UTF-8, a header row; a byte-order mark is tolerated):
+
+- ``datetime``: ISO 8601 start of each period; without an offset it is UTC.
+- ``gco2_per_kwh``: grid intensity in gCO2e/kWh for that period.
+- ``zone`` (optional): which regions a row is for, as ``PROVIDER:REGION`` (``aws:eu-west-1``),
+  an Electricity Maps zone (``IE``) or a WattTime region; without it, the trace is for every
+  region.
+
+The Electricity Maps data-portal export headers (``Datetime (UTC)``, ``Zone Id``,
+``Carbon Intensity gCO₂eq/kWh (LCA)``) are accepted as they are. Periods at or before now are
+observations; later ones are a forecast. The period is the median spacing of the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import itertools
+import math
+import statistics
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from recommender.errors import BadInputError
+from recommender.intensity.model import Point, SourceFault, Target, ZoneSeries, parse_time
+from recommender.intensity.registry import FetchContext
+from recommender.intensity.settings import IntensitySettings
+
+TIME_COLUMNS = ("datetime", "time", "timestamp", "datetime (utc)")
+VALUE_COLUMNS = (
+    "gco2_per_kwh",
+    "carbon_intensity_gco2_per_kwh",
+    "carbon intensity gco₂eq/kwh (lca)",
+    "carbon intensity gco2eq/kwh (lca)",
+    "carbon intensity gco₂eq/kwh (direct)",
+)
+ZONE_COLUMNS = ("zone", "zone id", "region")
+ALL_ZONES = "*"
+
+
+def _pick(header: list[str], options: tuple[str, ...]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    for option in options:
+        if option in lowered:
+            return lowered.index(option)
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def read_trace(path: Path, mtime_ns: int) -> dict[str, list[tuple[datetime, float]]]:
+    """The trace's rows by lower-case zone (``*`` when it has no zone column)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BadInputError(f"--intensity-file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(
+            f"--intensity-file {path} cannot be read ({type(exc).__name__})",
+            "give a UTF-8 CSV file",
+        ) from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        raise BadInputError(f"--intensity-file {path} is empty", _HINT)
+    header = rows[0]
+    t_col, v_col, z_col = (
+        _pick(header, TIME_COLUMNS),
+        _pick(header, VALUE_COLUMNS),
+        _pick(header, ZONE_COLUMNS),
+    )
+    if t_col is None or v_col is None:
+        raise BadInputError(
+            f"--intensity-file {path}: header {','.join(header)!r} lacks "
+            + ("a datetime column" if t_col is None else "a gco2_per_kwh column"),
+            _HINT,
+        )
+    out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            when = parse_time(row[t_col])
+            value = float(row[v_col])
+        except (IndexError, ValueError):
+            raise BadInputError(
+                f"--intensity-file {path} line {line}: cannot read {','.join(row)!r}", _HINT
+            ) from None
+        if not math.isfinite(value) or value < 0 or value > 3000:
+            raise BadInputError(
+                f"--intensity-file {path} line {line}: gco2_per_kwh={row[v_col]} is not a "
+                "plausible grid intensity (0-3000 gCO2e/kWh)",
+                _HINT,
+            )
+        zone = row[z_col].strip().lower() if z_col is not None and z_col < len(row) else ""
+        out[zone or ALL_ZONES].append((when, value))
+    if not out:
+        raise BadInputError(f"--intensity-file {path} has no data rows", _HINT)
+    return {zone: sorted(points) for zone, points in out.items()}
+
+
+_HINT = (
+    "columns: datetime (ISO 8601, UTC unless an offset is given), gco2_per_kwh, and "
+    "optionally zone (PROVIDER:REGION, an Electricity Maps zone or a WattTime region)"
+)
+
+
+class CsvSource:
+    name = "csv"
+    label = "intensity file"
+    needs_network = False
+    signal = "file"
+
+    def __init__(self, settings: IntensitySettings) -> None:
+        self.settings = settings
+        self.path = settings.csv_file
+
+    def credentials_problem(self) -> str | None:
+        if self.path is None:
+            return "the csv source needs --intensity-file FILE"
+        return None
+
+    def trace(self) -> dict[str, list[tuple[datetime, float]]]:
+        if self.path is None:
+            raise BadInputError("the csv source needs --intensity-file FILE", _HINT)
+        path = Path(self.path).expanduser()
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        return read_trace(path, mtime)
+
+    def zone_for(self, target: Target) -> str | None:
+        trace = self.trace()
+        if ALL_ZONES in trace:
+            return ALL_ZONES
+        for key in (target.key, target.em_zone, target.watttime_region):
+            if key and key.lower() in trace:
+                return key.lower()
+        return None
+
+    def fetch(self, zone: str, ctx: FetchContext, *, history: bool = False) -> ZoneSeries:
+        rows = self.trace().get(zone)
+        if not rows:
+            raise SourceFault("no data")
+        gaps = [(b[0] - a[0]).total_seconds() for a, b in itertools.pairwise(rows)]
+        period = int(statistics.median(gaps)) if gaps else 3600
+        points = tuple(
+            Point(when, value, "actual" if when <= ctx.now else "forecast") for when, value in rows
+        )
+        actual = [p.time for p in points if p.kind == "actual"]
+        name = Path(str(self.path)).name
+        return ZoneSeries(
+            source=self.name,
+            label=f"{self.label} {name}",
+            zone=zone,
+            period_s=max(period, 1),
+            points=points,
+            fetched_at=ctx.now,
+            observed_at=max(actual) if actual else ctx.now,
+            signal=self.signal,
+            has_history=True,
+        )

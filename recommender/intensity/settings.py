@@ -1,0 +1,143 @@
+"""Settings of the grid-intensity sources: built-in defaults < config file < environment.
+
+The config file is TOML at ``$CARBONPLAN_CONFIG`` or ``<user config dir>/carbonplan/config.toml``
+with an ``[intensity]`` table whose keys are the lower-case names below, e.g.::
+
+    [intensity]
+    electricitymaps_api_key = "..."
+    watttime_username = "..."
+    watttime_password = "..."
+    sources = ["electricitymaps", "watttime", "ukgrid"]   # what --intensity live means
+
+Credentials are held in fields that never appear in ``repr`` and are never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recommender.errors import BadInputError
+
+CONFIG_ENV = "CARBONPLAN_CONFIG"
+DEFAULT_LIVE_SOURCES = ("electricitymaps", "watttime", "ukgrid")
+
+# setting -> (environment variable, default)
+_ENV: dict[str, tuple[str, Any]] = {
+    "electricitymaps_url": (
+        "CARBONPLAN_ELECTRICITYMAPS_URL",
+        "https://api.electricitymaps.com/v3",
+    ),
+    "watttime_url": ("CARBONPLAN_WATTTIME_URL", "https://api.watttime.org"),
+    "ukgrid_url": ("CARBONPLAN_UKGRID_URL", "https://api.carbonintensity.org.uk"),
+    "electricitymaps_api_key": ("ELECTRICITYMAPS_API_KEY", None),
+    "watttime_username": ("WATTTIME_USERNAME", None),
+    "watttime_password": ("WATTTIME_PASSWORD", None),
+    "watttime_signal": ("CARBONPLAN_WATTTIME_SIGNAL", "co2_aoer"),
+    "sources": ("CARBONPLAN_INTENSITY_SOURCES", ",".join(DEFAULT_LIVE_SOURCES)),
+    "ttl_s": ("CARBONPLAN_INTENSITY_TTL", 900.0),
+    "stale_max_s": ("CARBONPLAN_INTENSITY_STALE_MAX", 24 * 3600.0),
+    "workers": ("CARBONPLAN_INTENSITY_WORKERS", 64),
+    "timeout_s": ("CARBONPLAN_HTTP_TIMEOUT", 10.0),
+    "retries": ("CARBONPLAN_HTTP_RETRIES", 2),
+    "backoff_s": ("CARBONPLAN_HTTP_BACKOFF", 0.5),
+    "retry_after_max_s": ("CARBONPLAN_HTTP_RETRY_AFTER_MAX", 5.0),
+}
+_SECRETS = {"electricitymaps_api_key", "watttime_username", "watttime_password"}
+
+
+@dataclass(frozen=True)
+class IntensitySettings:
+    electricitymaps_url: str = _ENV["electricitymaps_url"][1]
+    watttime_url: str = _ENV["watttime_url"][1]
+    ukgrid_url: str = _ENV["ukgrid_url"][1]
+    electricitymaps_api_key: str | None = field(default=None, repr=False)
+    watttime_username: str | None = field(default=None, repr=False)
+    watttime_password: str | None = field(default=None, repr=False)
+    watttime_signal: str = "co2_aoer"
+    sources: tuple[str, ...] = DEFAULT_LIVE_SOURCES
+    ttl_s: float = 900.0  # cached figures younger than this are used without any request
+    stale_max_s: float = 24 * 3600.0  # on a failure, cached figures up to this old are used
+    workers: int = 64  # concurrent requests at most (about one per zone of a full suggest)
+    timeout_s: float = 10.0
+    retries: int = 2
+    backoff_s: float = 0.5
+    retry_after_max_s: float = 5.0
+    csv_file: Path | None = None
+
+    def secrets(self) -> list[str]:
+        """Every credential value, so output can be checked against them."""
+        return [v for k in sorted(_SECRETS) if (v := getattr(self, k))]
+
+
+def _config_path() -> Path:
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("carbonplan", appauthor=False)) / "config.toml"
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        # the message names the line, never the content
+        raise BadInputError(
+            f"config file {path} cannot be read: {type(exc).__name__}",
+            "fix the file (TOML with an [intensity] table) or point CARBONPLAN_CONFIG elsewhere",
+        ) from None
+    section = data.get("intensity", {})
+    if not isinstance(section, dict):
+        raise BadInputError(f"config file {path}: [intensity] must be a table")
+    unknown = sorted(set(section) - set(_ENV))
+    if unknown:
+        raise BadInputError(
+            f"config file {path}: unknown [intensity] key {unknown[0]!r}",
+            "known keys: " + ", ".join(sorted(_ENV)),
+        )
+    return section
+
+
+def _convert(name: str, value: Any, origin: str) -> Any:
+    default = _ENV[name][1]
+    try:
+        if name == "sources":
+            parts = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(p.strip().lower() for p in parts if str(p).strip())
+        if isinstance(default, float):
+            out: Any = float(value)
+        elif isinstance(default, int):
+            out = int(value)
+        else:
+            out = str(value) if value is not None else None
+    except (TypeError, ValueError):
+        shown = "(hidden)" if name in _SECRETS else repr(value)
+        raise BadInputError(f"{origin}: {name} = {shown} is not valid") from None
+    if isinstance(out, float | int) and not out >= 0:
+        raise BadInputError(f"{origin}: {name} must be >= 0")
+    return out
+
+
+def load_settings(csv_file: Path | None = None) -> IntensitySettings:
+    """Defaults, then the config file, then the environment."""
+    path = _config_path()
+    values: dict[str, Any] = {}
+    for name, value in _read_config(path).items():
+        values[name] = _convert(name, value, f"config file {path}")
+    for name, (env, _default) in _ENV.items():
+        raw = os.environ.get(env)
+        if raw is not None and raw != "":
+            values[name] = _convert(name, raw, env)
+    for name in ("electricitymaps_url", "watttime_url", "ukgrid_url"):
+        if name in values:
+            values[name] = values[name].rstrip("/")
+    if "workers" in values:
+        values["workers"] = max(1, values["workers"])
+    return IntensitySettings(**values, csv_file=csv_file)
