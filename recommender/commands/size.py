@@ -1,0 +1,264 @@
+"""``carbonplan size``: turn a model and an experiment plan into FLOPs, GPU-hours per GPU type
+and a memory need, showing each step so the arithmetic can be checked by hand.
+
+Module import stays light (no pandas, no catalog): ``suggest`` imports the CLI, not this work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from recommender.cliopts import (
+    Format,
+    FormatOpt,
+    GpuOpt,
+    SizingArgs,
+    build_campaign,
+    console,
+    emit,
+    sizing_options,
+    split_values,
+)
+from recommender.errors import BadInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from recommender.planner.sizing import Campaign
+
+_NO_PEAK = "no BF16/FP16 tensor peak in gpus.csv: FLOPs cannot be turned into hours"
+
+
+@sizing_options
+def size(
+    sizing_args: SizingArgs,
+    gpu: GpuOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Size a job from the model and experiment plan: FLOPs, GPU-hours per GPU, memory need."""
+    from recommender.catalog import load_catalog, resolve_gpu
+
+    campaign = build_campaign(sizing_args)
+    if campaign.model is None:
+        raise BadInputError(
+            "size needs the model: --params",
+            "e.g. carbonplan size --params 350M --tokens 20B",
+        )
+    catalog = load_catalog()
+    gpus = catalog.gpus
+    wanted = [resolve_gpu(g, gpus) for g in split_values(gpu)]
+    if wanted:
+        gpus = gpus[gpus["gpu"].isin(wanted)]
+    gpus = gpus.sort_values(["bf16_tflops", "gpu"], ascending=[False, True], kind="mergesort")
+    document = size_document(campaign, gpus)
+    if fmt is Format.table:
+        render_size(document, console())
+        return
+    emit(fmt, document, document["gpus"])
+
+
+def size_document(campaign: Campaign, gpus: pd.DataFrame) -> dict[str, Any]:
+    """Every input, default and derived figure of the sizing, as plain JSON values."""
+    from recommender import __version__
+    from recommender.planner import sizing as S
+    from recommender.reports.records import plain
+
+    model = campaign.model
+    assert model is not None
+    per_run = campaign.gpu_hours_by_gpu(gpus, runs=1.0)
+    campaign_hours = campaign.gpu_hours_by_gpu(gpus)
+    min_gpus = campaign.min_gpus_for_memory(gpus)
+    alternatives = campaign.search.alternatives()
+    by_search = {
+        kind: campaign.gpu_hours_by_gpu(gpus, runs=trials * campaign.search.early_stop)
+        for kind, trials in alternatives
+    }
+    rows: list[dict[str, Any]] = []
+    for g in gpus.itertuples(index=False):
+        row: dict[str, Any] = {
+            "gpu": g.gpu,
+            "bf16_tflops": plain(g.bf16_tflops),
+            "gpu_hours_per_run": plain(per_run[g.gpu]),
+            "gpu_hours": plain(campaign_hours[g.gpu]),
+        }
+        for kind, hours in by_search.items():
+            row[f"gpu_hours_{kind}_search"] = plain(hours[g.gpu])
+        row["memory_gb"] = plain(g.memory_gb)
+        row["min_gpus_for_memory"] = int(min_gpus[g.gpu])
+        row["note"] = _NO_PEAK if row["gpu_hours"] is None else None
+        rows.append(row)
+    sized = [r for r in rows if r["gpu_hours"] is not None]
+    document: dict[str, Any] = {"carbonplan_version": __version__}
+    document.update({k: plain(v) for k, v in S.describe(campaign).items()})
+    document["gpu_hours"] = {r["gpu"]: r["gpu_hours"] for r in sized}
+    document["gpu_hours_per_run"] = {r["gpu"]: r["gpu_hours_per_run"] for r in sized}
+    if len(alternatives) > 1 or campaign.search.grid:
+        document["campaigns"] = [
+            {
+                "search": kind,
+                "trials": trials,
+                "full_run_equivalents": plain(trials * campaign.search.early_stop),
+                "flops": plain(model.flops * trials * campaign.search.early_stop),
+                "gpu_hours": {r["gpu"]: r[f"gpu_hours_{kind}_search"] for r in sized},
+            }
+            for kind, trials in alternatives
+        ]
+    document["gpus_left_out"] = {r["gpu"]: _NO_PEAK for r in rows if r["gpu_hours"] is None}
+    document["memory"] = {
+        "bytes_per_param": plain(model.memory.bytes_per_trainable_param),
+        "weight_bytes": model.memory.weight_bytes,
+        "gradient_bytes": model.memory.gradient_bytes,
+        "optimizer_bytes": model.memory.optimizer_bytes,
+        "trainable_params": plain(model.memory.trainable_params),
+        "derivation": model.memory.describe(),
+        "counts": "weights + gradients + optimizer state only (ZeRO accounting); activations "
+        "are not counted, so a fit is necessary, not sufficient",
+    }
+    figures = {"mfu": S.MFU}
+    if model.peft:
+        figures |= {
+            "peft_flops_factor": S.PEFT_FLOPS_FACTOR,
+            "peft_trainable_fraction": S.PEFT_TRAINABLE_FRACTION,
+        }
+    document["assumptions"] = {
+        name: {
+            "value": plain(model.mfu if name == "mfu" else fig.value),
+            "default": fig.value,
+            "unit": fig.unit,
+            "source": fig.source,
+            "estimated": fig.estimated,
+        }
+        for name, fig in figures.items()
+    }
+    document["gpus"] = rows
+    return document
+
+
+def _fmt_hours(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.3g}" if value < 100 else f"{value:,.0f}"
+
+
+def render_size(doc: dict[str, Any], out: Console) -> None:
+    """The derivation, line by line, then GPU-hours per GPU type."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from recommender.planner.sizing import human
+
+    params, tokens = doc["params"], doc["tokens_per_run"]
+    compute = doc["active_params"] or params
+    moe = f" (MoE: {human(compute)} active per token)" if doc["active_params"] else " (dense)"
+    kind = "trained from scratch"
+    if doc["finetune"]:
+        kind = "fine-tuned from a checkpoint" + (" with LoRA/PEFT" if doc["peft"] else " (full)")
+    if doc["examples"] is not None:
+        data = (
+            f"{human(doc['examples'])} examples x {doc['seq_len']:,} tokens x "
+            f"{doc['epochs']:g} epoch(s)"
+        )
+    else:
+        data = "--tokens"
+    k = doc["flops_per_param_token"]
+    flops_how = f"{k:g} x {human(compute)} x {human(tokens)}" + (
+        " (4 = forward 2 + activation gradients 2; frozen weights get no gradients)"
+        if doc["peft"]
+        else " (6 = forward 2 + backward 4)"
+    )
+    search = doc["search"]
+    if search == "grid":
+        dims = " x ".join(f"{n} {v}" for n, v in doc["grid"].items())
+        trials_how = f"full grid: {dims} = {doc['trials']:,} trials"
+    elif search == "random":
+        trials_how = f"random search: {doc['trials']:,} trials (--trials)"
+    else:
+        trials_how = "a single run"
+    runs_how = (
+        f"{doc['trials']:,} trials x {doc['early_stop']:g} of a run each (--early-stop)"
+        if doc["early_stop"] != 1.0
+        else "every trial runs to the end (no --early-stop)"
+    )
+    mfu = doc["assumptions"]["mfu"]
+    mfu_how = (
+        "--mfu"
+        if mfu["value"] != mfu["default"]
+        else "default: published large runs reach 0.32-0.46 (BLOOM, Llama 2 and 3, PaLM; "
+        "sources in --format json)"
+    )
+    table = Table(title="Job size", show_header=False, header_style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_column("how", overflow="fold")
+    rows = [
+        ("model", f"{human(params)} parameters", kind + moe),
+        ("tokens per run", human(tokens), data),
+        ("FLOPs per run", f"{doc['flops_per_run']:.4g}", flops_how),
+        ("trials", f"{doc['trials']:,}", trials_how),
+        ("full-run equivalents", f"{doc['full_run_equivalents']:,.4g}", runs_how),
+        ("FLOPs, whole campaign", f"{doc['flops']:.4g}", "FLOPs per run x full-run equivalents"),
+        ("MFU", f"{mfu['value']:g}", mfu_how),
+        (
+            "memory need",
+            f"{doc['memory_gb_required']:,.1f} GB",
+            doc["memory"]["derivation"],
+        ),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+    out.print(Text(f"memory need: {doc['memory']['counts']}.", style="dim"))
+
+    searches = [c["search"] for c in doc.get("campaigns", [])]
+    gtable = Table(
+        title="GPU-hours = FLOPs / (peak BF16 TFLOPS x 1e12 x MFU x 3600)",
+        header_style="bold",
+    )
+    for name in ("gpu", "BF16/FP16 TFLOPS", "GPU-hours per run"):
+        gtable.add_column(name, justify="left" if name == "gpu" else "right")
+    if len(searches) > 1:
+        for c in doc["campaigns"]:
+            gtable.add_column(f"GPU-hours, {c['search']} ({c['trials']:,} trials)", justify="right")
+    else:
+        gtable.add_column("GPU-hours, campaign", justify="right")
+    gtable.add_column("GB per GPU", justify="right")
+    gtable.add_column("GPUs to hold the model", justify="right")
+    for r in doc["gpus"]:
+        if len(searches) > 1:
+            hours = [_fmt_hours(r[f"gpu_hours_{s}_search"]) for s in searches]
+        else:
+            hours = [_fmt_hours(r["gpu_hours"])]
+        gtable.add_row(
+            r["gpu"],
+            "-" if r["bf16_tflops"] is None else f"{r['bf16_tflops']:g}",
+            _fmt_hours(r["gpu_hours_per_run"]),
+            *hours,
+            f"{r['memory_gb']:g}",
+            f"{r['min_gpus_for_memory']:,}",
+        )
+    out.print(gtable)
+    out.print(
+        Text(
+            "peak = dense BF16 tensor TFLOPS from gpus.csv (FP16 tensor for V100 and T4, which "
+            "have no BF16).",
+            style="dim",
+        )
+    )
+    if doc["gpus_left_out"]:
+        out.print(Text(f"{', '.join(doc['gpus_left_out'])}: {_NO_PEAK}.", style="dim"))
+    if len(searches) > 1:
+        out.print(
+            Text(
+                f"the plan (suggest, estimate) uses the {search} search; --search picks it.",
+                style="dim",
+            )
+        )
+    out.print(
+        Text(
+            "GPU-hours are the whole campaign's on one GPU type; `carbonplan suggest` with the "
+            "same flags ranks where to run it (instances whose GPUs together hold the memory "
+            "need).",
+            style="dim",
+        )
+    )
