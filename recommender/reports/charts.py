@@ -1,0 +1,311 @@
+"""Report charts drawn with matplotlib (Agg, no pyplot state): the cost/carbon trade-off with
+its Pareto frontier, and kg CO2e per region against the grid intensity behind it.
+
+Charts must read without colour: provider is shown by colour *and* fill, market by marker
+shape, and the recommended option and the baseline carry text labels. Every artist a test
+looks for has a ``gid`` (``options:<provider>:<market>``, ``frontier``, ``recommended``,
+``baseline``, ``kg-bars``, ``intensity-bars``), which also names the element in the SVG.
+
+matplotlib is imported only here, and this module only by the report, so ``suggest`` never
+pays for it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.planner.core import pareto_mask
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), plus a fill
+# style per provider so that a greyscale print still tells them apart.
+PROVIDER_STYLE: dict[str, tuple[str, Any]] = {
+    "aws": ("#E69F00", "full"),
+    "gcp": ("#0072B2", "none"),
+    "azure": ("#009E73", "left"),
+}
+OTHER_STYLE: tuple[str, Any] = ("#777777", "bottom")
+MARKET_MARKER = {"on-demand": "o", "spot": "^"}
+LOG_SPREAD = 20.0  # use a log axis when max / min exceeds this
+
+_RC: dict[Any, Any] = {
+    "font.size": 9,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "path",  # text as paths: the SVG needs no font installed
+    "svg.hashsalt": "carbonplan",  # stable element ids, so a rerun gives the same SVG
+}
+
+
+@dataclass(frozen=True)
+class Marked:
+    """A labelled point on the trade-off chart."""
+
+    cost_usd: float
+    kgco2e: float
+    label: str
+
+
+def wants_log(values: pd.Series | np.ndarray) -> bool:
+    """Whether a positive quantity spreads over enough orders of magnitude for a log axis."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2 or v.min() <= 0:
+        return False
+    return bool(v.max() / v.min() > LOG_SPREAD)
+
+
+def _matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+
+
+def _usd(x: float, _pos: object = None) -> str:
+    return f"${x:,.0f}" if x >= 10 else f"${x:,.2f}".rstrip("0").rstrip(".")
+
+
+def _kg(x: float, _pos: object = None) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def tradeoff_figure(
+    options: pd.DataFrame,
+    *,
+    recommended: Marked | None,
+    baseline: Marked | None,
+    title: str,
+) -> Figure:
+    """Every option as a point (x: $, y: kg CO2e), the Pareto frontier of those points as a
+    step line, and the recommended option and the baseline labelled."""
+    _matplotlib()
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(9.0, 5.6), dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+        cost = options["cost_usd"].to_numpy(dtype=float)
+        kg = options["kgco2e"].to_numpy(dtype=float)
+        for (provider, market), group in options.groupby(["provider", "market"], sort=True):
+            colour, fill = PROVIDER_STYLE.get(str(provider), OTHER_STYLE)
+            ax.plot(
+                group["cost_usd"].to_numpy(dtype=float),
+                group["kgco2e"].to_numpy(dtype=float),
+                linestyle="none",
+                marker=MARKET_MARKER.get(str(market), "s"),
+                markersize=5.5,
+                color=colour,
+                fillstyle=fill,
+                markeredgewidth=0.9,
+                alpha=0.85,
+                gid=f"options:{provider}:{market}",
+            )
+        front = pareto_mask(options["cost_usd"], options["kgco2e"]).to_numpy()
+        order = np.argsort(cost[front], kind="stable")
+        ax.step(
+            cost[front][order],
+            kg[front][order],
+            where="post",
+            color="black",
+            linewidth=1.2,
+            linestyle="--",
+            gid="frontier",
+        )
+        if wants_log(cost):
+            ax.set_xscale("log")
+        if wants_log(kg):
+            ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(_usd))
+        ax.yaxis.set_major_formatter(FuncFormatter(_kg))
+        ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for mark, gid, offset, marker in (
+            (recommended, "recommended", (18, 28), "*"),
+            (baseline, "baseline", (18, -30), "X"),
+        ):
+            if mark is None:
+                continue
+            ax.plot(
+                [mark.cost_usd],
+                [mark.kgco2e],
+                linestyle="none",
+                marker=marker,
+                markersize=13,
+                color="black",
+                markerfacecolor="white" if gid == "baseline" else "black",
+                gid=gid,
+            )
+            ax.annotate(
+                mark.label,
+                (mark.cost_usd, mark.kgco2e),
+                xytext=offset,
+                textcoords="offset points",
+                fontsize=8.5,
+                fontweight="bold",
+                arrowprops={"arrowstyle": "-", "color": "black", "linewidth": 0.8},
+                bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#444444", "lw": 0.6},
+            )
+        ax.set_xlabel("cost (USD" + (", log scale)" if ax.get_xscale() == "log" else ")"))
+        ax.set_ylabel("emissions (kg CO2e" + (", log scale)" if ax.get_yscale() == "log" else ")"))
+        ax.set_title(title, loc="left")
+        handles = []
+        for provider in sorted(set(options["provider"])):
+            colour, fill = PROVIDER_STYLE.get(provider, OTHER_STYLE)
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    linestyle="none",
+                    marker="s",
+                    color=colour,
+                    fillstyle=fill,
+                    label=provider,
+                )
+            )
+        for market in sorted(set(options["market"])):
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    linestyle="none",
+                    marker=MARKET_MARKER.get(market, "s"),
+                    color="#444444",
+                    fillstyle="none",
+                    label=market,
+                )
+            )
+        handles.append(
+            Line2D([], [], color="black", linestyle="--", label="Pareto frontier (cost vs kg)")
+        )
+        if recommended is not None:
+            handles.append(
+                Line2D([], [], linestyle="none", marker="*", color="black", label="recommended")
+            )
+        if baseline is not None:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    linestyle="none",
+                    marker="X",
+                    color="black",
+                    markerfacecolor="white",
+                    label="baseline",
+                )
+            )
+        fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
+        _freeze_layout(fig)
+    return fig
+
+
+def region_figure(regions: pd.DataFrame, *, title: str) -> Figure:
+    """Horizontal bars, one per region in the order given: the lowest kg CO2e of any option
+    there (solid, bottom axis), over the region's grid intensity (hatched, top axis).
+
+    ``regions`` has ``label``, ``kgco2e`` and ``gco2_per_kwh``; a row with NaN values is drawn
+    as a gap labelled with its ``label`` (used for "... N more regions")."""
+    _matplotlib()
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    n = len(regions)
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(9.0, max(2.8, 0.6 + 0.27 * n)), dpi=100, layout="constrained")
+        back = fig.add_subplot()  # grid intensity, drawn first so it sits behind
+        front = back.twiny()
+        y = np.arange(n)
+        kg = regions["kgco2e"].to_numpy(dtype=float)
+        g = regions["gco2_per_kwh"].to_numpy(dtype=float)
+        real = np.isfinite(kg)
+        back.barh(
+            y[real],
+            g[real],
+            height=0.86,
+            color="#e6e6e6",
+            edgecolor="#9a9a9a",
+            hatch="///",
+            linewidth=0.5,
+            gid="intensity-bars",
+        )
+        front.barh(y[real], kg[real], height=0.42, color="#1b4f72", gid="kg-bars")
+        # linear even when the spread is wide: bar length must be proportional to kg
+        front.set_xlim(0, max(float(np.nanmax(kg)) if real.any() else 1.0, 1e-9) * 1.12)
+        front.xaxis.set_major_formatter(FuncFormatter(_kg))
+        for yi, value in zip(y[real], kg[real], strict=True):
+            front.annotate(
+                f"{value:,.3g} kg",
+                (value, yi),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7.5,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
+        back.set_yticks(y, regions["label"].tolist())
+        back.invert_yaxis()  # cleanest on top
+        back.set_xlim(0, max(float(np.nanmax(g)) if real.any() else 1.0, 1.0) * 1.08)
+        # the kg axis reads from the bottom, the intensity axis from the top
+        front.xaxis.set_ticks_position("bottom")
+        front.xaxis.set_label_position("bottom")
+        back.xaxis.set_ticks_position("top")
+        back.xaxis.set_label_position("top")
+        front.spines["bottom"].set_visible(True)
+        front.spines["top"].set_visible(False)
+        back.spines["top"].set_visible(True)
+        back.spines["bottom"].set_visible(False)
+        front.set_xlabel("kg CO2e of the lowest-carbon option in the region")
+        back.set_xlabel("grid intensity (gCO2e/kWh)")
+        back.tick_params(axis="y", length=0)
+        fig.suptitle(title, x=0.01, ha="left", fontsize=11)
+        fig.legend(
+            handles=[
+                Patch(color="#1b4f72", label="kg CO2e (bottom axis)"),
+                Patch(
+                    facecolor="#e6e6e6",
+                    edgecolor="#9a9a9a",
+                    hatch="///",
+                    label="grid gCO2e/kWh (top axis)",
+                ),
+            ],
+            loc="outside lower center",
+            ncols=2,
+            fontsize=8,
+            frameon=False,
+        )
+        front.set_zorder(back.get_zorder() + 1)
+        front.patch.set_visible(False)
+        _freeze_layout(fig)
+    return fig
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Run the constrained layout once, so that saving PNG and SVG does not redo it."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine(None)
+
+
+def png_bytes(fig: Figure, dpi: int = 150) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def svg_bytes(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return buffer.getvalue()

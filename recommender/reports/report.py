@@ -1,0 +1,479 @@
+"""The shareable report: a plan document (what ``suggest --format json`` prints) turned into a
+self-contained HTML page, a Markdown file, PNG/SVG charts and a CSV of the options.
+
+Both ways in (the planning flags, or ``--from plan.json``) produce the same document, so the
+report is built from that document alone. Files are written to a temporary directory beside
+the target and moved into place, so a failure never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recommender import __version__
+from recommender.errors import BadInputError
+from recommender.planner.estimate import equivalents
+from recommender.reports.ladder import budget_ladder
+
+#: Every file a report consists of. ``--force`` replaces a directory holding only these.
+REPORT_FILES = (
+    "report.html",
+    "report.md",
+    "tradeoff.png",
+    "tradeoff.svg",
+    "regions.png",
+    "options.csv",
+    "plan.json",
+)
+MAX_REGION_BARS = 30  # above this, the region chart shows the cleanest, the dirtiest, baseline
+CLEANEST_SHOWN, DIRTIEST_SHOWN = 20, 5
+
+_HINT_SAVE = (
+    "save a plan with: carbonplan suggest --gpu-hours 400 --format json > plan.json, "
+    "or give the job flags (--gpu-hours ...) instead of --from"
+)
+_NUMBER_FIELDS = (
+    "cost_usd",
+    "kgco2e",
+    "operational_kgco2e",
+    "embodied_kgco2e",
+    "wall_hours",
+    "energy_kwh",
+    "gco2_per_kwh",
+)
+_TEXT_FIELDS = ("provider", "region", "instance_type", "gpu", "market")
+OBJECTIVE_WORDS = {
+    "carbon": "lowest carbon",
+    "cost": "lowest cost",
+    "time": "fastest",
+    "balanced": "lowest cost + carbon price",
+}
+
+
+# --- reading a saved plan -------------------------------------------------------------------
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    """Read and check a saved ``carbonplan suggest --format json`` document."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot read --from {name}: {exc.strerror or exc}", _HINT_SAVE
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInputError(f"--from {name} is not UTF-8 text", _HINT_SAVE) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(
+            f"--from {name} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+            _HINT_SAVE,
+        ) from None
+    return validate_document(document, name)
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def validate_document(document: Any, name: str) -> dict[str, Any]:
+    """Refuse anything that is not a carbonplan plan document, naming what is wrong."""
+    foreign = f"--from {name} is not a saved 'carbonplan suggest --format json' plan"
+    if not isinstance(document, dict):
+        raise BadInputError(f"{foreign} (it is a JSON {type(document).__name__})", _HINT_SAVE)
+    missing = [k for k in ("job", "assumptions", "options") if k not in document]
+    if missing:
+        raise BadInputError(f"{foreign} (no {', '.join(repr(k) for k in missing)})", _HINT_SAVE)
+    job, assumptions, options = document["job"], document["assumptions"], document["options"]
+    if not isinstance(job, dict):
+        raise BadInputError(f"{foreign} ('job' is not an object)", _HINT_SAVE)
+    if not isinstance(assumptions, dict):
+        raise BadInputError(f"{foreign} ('assumptions' is not an object)", _HINT_SAVE)
+    if not isinstance(options, list) or not options:
+        raise BadInputError(f"--from {name} has no options to report", _HINT_SAVE)
+    for i, option in enumerate(options, start=1):
+        if not isinstance(option, dict):
+            raise BadInputError(f"{foreign} (option {i} is not an object)", _HINT_SAVE)
+        for key in _TEXT_FIELDS:
+            if not isinstance(option.get(key), str) or not option[key]:
+                raise BadInputError(f"--from {name}: option {i} has no {key}", _HINT_SAVE)
+        for key in _NUMBER_FIELDS:
+            if not _is_number(option.get(key)):
+                raise BadInputError(
+                    f"--from {name}: option {i} has no valid {key} "
+                    f"(got {option.get(key)!r}; expected a finite number >= 0)",
+                    _HINT_SAVE,
+                )
+        if not isinstance(option.get("rank"), int) or isinstance(option.get("rank"), bool):
+            raise BadInputError(f"--from {name}: option {i} has no integer rank", _HINT_SAVE)
+    return document
+
+
+# --- the report model -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline point: the recommended option's counterpart in the baseline region."""
+
+    region: str
+    instance_type: str
+    market: str
+    cost_usd: float
+    kgco2e: float
+    how: str  # how it was matched, for the reader
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the HTML and Markdown renderings show, computed once."""
+
+    document: dict[str, Any]
+    options: pd.DataFrame  # every option in the document, in rank order
+    top: int  # rows in the ranked table
+    recommended: dict[str, Any]
+    cheapest: dict[str, Any]
+    cleanest: dict[str, Any]
+    baseline: Baseline | None
+    baseline_note: str
+    ladder: list[dict[str, Any]]
+    regions: pd.DataFrame  # label, kgco2e, gco2_per_kwh (gap rows are NaN)
+    region_count: int
+    equivalents: dict[str, dict[str, Any]]
+    saved_equivalents: dict[str, dict[str, Any]] | None
+    embodied_share_range: tuple[float, float]
+    origin: str  # where the plan came from
+    command: str
+    generated_at: str
+    version: str = __version__
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def objective(self) -> str:
+        return str(self.document["assumptions"].get("objective", "carbon"))
+
+    @property
+    def title(self) -> str:
+        job = self.document["job"]
+        hours = next(
+            (job[k] for k in ("total_ref_gpu_hours", "gpu_hours") if _is_number(job.get(k))), None
+        )
+        size = f"{hours:,.3g}" if hours is not None and hours < 1000 else f"{hours:,.0f}"
+        on = f"{size} GPU-hours on {job.get('ref_gpu') or 'the reference GPU'}"
+        if _is_number(job.get("params")):  # sized from the model (`--params`)
+            model = f"a {_human(job['params'])}-parameter model"
+            if _is_number(job.get("tokens_per_run")):
+                model += f" on {_human(job['tokens_per_run'])} tokens"
+            trials = job.get("trials")
+            if isinstance(trials, int) and trials > 1:
+                model += f" x {trials} trials"
+            return model if hours is None else f"{model} ({on})"
+        return "the job" if hours is None else on
+
+    @property
+    def carbon_price(self) -> float | None:
+        value = self.document["assumptions"].get("carbon_price_usd_per_t")
+        return float(value) if _is_number(value) else None
+
+
+def _human(count: float) -> str:
+    """350000000 -> 350M, 2e10 -> 20B."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if count >= scale:
+            return f"{count / scale:.3g}{suffix}"
+    return f"{count:.3g}"
+
+
+def option_label(option: dict[str, Any], *, short: bool = False) -> str:
+    """``gcp europe-west9 (Paris), a3-edgegpu-8g, spot``."""
+    where = f"{option['provider']} {option['region']}"
+    if option.get("location") and not short:
+        where += f" ({option['location']})"
+    instances = option.get("instances") or 1
+    count = f"{instances} x " if instances != 1 else ""
+    return f"{where}, {count}{option['instance_type']}, {option['market']}"
+
+
+def _region_rows(options: pd.DataFrame, baseline_region: str | None, rec_region: str) -> Any:
+    best = (
+        options.assign(key=options["provider"] + ":" + options["region"])
+        .sort_values(["kgco2e", "cost_usd", "rank"], kind="mergesort")
+        .drop_duplicates("key")
+        .reset_index(drop=True)
+    )
+    total = len(best)
+    keep = pd.Series(True, index=best.index)
+    if total > MAX_REGION_BARS:
+        keep = (best.index < CLEANEST_SHOWN) | (best.index >= total - DIRTIEST_SHOWN)
+        keep = pd.Series(keep, index=best.index) | best["key"].isin(
+            {baseline_region, rec_region} - {None}
+        )
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    for row, kept in zip(best.itertuples(index=False), keep, strict=True):
+        if not kept:
+            skipped += 1
+            continue
+        if skipped:
+            rows.append(_gap(skipped))
+            skipped = 0
+        label = f"{row.key}" + (f" ({row.location})" if getattr(row, "location", None) else "")
+        tags = [
+            t
+            for t, k in (("recommended", rec_region), ("baseline", baseline_region))
+            if k == row.key
+        ]
+        if tags:
+            label += " - " + ", ".join(tags)
+        label += f" - {row.gco2_per_kwh:,.0f} g/kWh"
+        rows.append({"label": label, "kgco2e": row.kgco2e, "gco2_per_kwh": row.gco2_per_kwh})
+    if skipped:
+        rows.append(_gap(skipped))
+    return pd.DataFrame(rows, columns=["label", "kgco2e", "gco2_per_kwh"]), total
+
+
+def _gap(count: int) -> dict[str, Any]:
+    noun = "region" if count == 1 else "regions"
+    return {"label": f"... {count} more {noun} ...", "kgco2e": math.nan, "gco2_per_kwh": math.nan}
+
+
+def _baseline(
+    document: dict[str, Any], options: pd.DataFrame, rec: dict[str, Any]
+) -> tuple[Baseline | None, str]:
+    region = document.get("baseline")
+    if not region:
+        return None, ""
+    if _is_number(rec.get("baseline_kgco2e")) and _is_number(rec.get("baseline_cost_usd")):
+        same = rec.get("baseline_instance_type") == rec["instance_type"]
+        how = (
+            f"the same instance type ({rec['instance_type']}, {rec['market']}) in {region}"
+            if same
+            else f"the cheapest {rec['gpu']} instance of the same size in {region} "
+            f"({rec.get('baseline_instance_type')}, {rec['market']})"
+        )
+        return (
+            Baseline(
+                region=region,
+                instance_type=str(rec.get("baseline_instance_type")),
+                market=str(rec["market"]),
+                cost_usd=float(rec["baseline_cost_usd"]),
+                kgco2e=float(rec["baseline_kgco2e"]),
+                how=how,
+            ),
+            "",
+        )
+    provider, _, name = str(region).partition(":")
+    there = options[(options["provider"] == provider) & (options["region"] == name)]
+    if there.empty:
+        return None, (
+            f"{region} offers no {rec['gpu']} on {rec['market']} like the recommended option and "
+            "has no option in this plan, so it is not drawn"
+        )
+    first = there.iloc[0]
+    return (
+        Baseline(
+            region=str(region),
+            instance_type=str(first["instance_type"]),
+            market=str(first["market"]),
+            cost_usd=float(first["cost_usd"]),
+            kgco2e=float(first["kgco2e"]),
+            how=f"the best-ranked option in {region} (it has no {rec['gpu']} like the "
+            "recommended option)",
+        ),
+        "",
+    )
+
+
+def build_report(
+    document: dict[str, Any], *, top: int, origin: str, command: str, now: datetime | None = None
+) -> Report:
+    """Compute everything a report shows from a (validated) plan document."""
+    records = document["options"]
+    options = pd.DataFrame(records)
+    options = options.sort_values("rank", kind="mergesort").reset_index(drop=True)
+    ordered = options.to_dict("records")
+    rec = ordered[0]
+    cheapest_pos = options.sort_values(["cost_usd", "kgco2e", "rank"], kind="mergesort").index[0]
+    cleanest_pos = options.sort_values(["kgco2e", "cost_usd", "rank"], kind="mergesort").index[0]
+    baseline, baseline_note = _baseline(document, options, rec)
+    ladder = [
+        row.as_dict(ordered[options.index.get_loc(row.index)]) for row in budget_ladder(options)
+    ]
+    regions, region_count = _region_rows(
+        options, baseline.region if baseline else None, f"{rec['provider']}:{rec['region']}"
+    )
+    saved = None
+    if baseline is not None and baseline.kgco2e > rec["kgco2e"]:
+        saved = equivalents(baseline.kgco2e - rec["kgco2e"], 0.0)
+        saved.pop("household_days_electricity")  # the baseline's energy is not in the plan
+    total = options["kgco2e"].where(options["kgco2e"] > 0)
+    share = (options["embodied_kgco2e"] / total).dropna()
+    notes = []
+    summary = document.get("summary") or {}
+    feasible = summary.get("feasible")
+    hidden = summary.get("hidden_other_sizes") or 0
+    if isinstance(feasible, int) and feasible > len(options):
+        if isinstance(hidden, int) and feasible - hidden == len(options):
+            notes.append(
+                f"{len(options)} of {feasible:,} feasible options are shown: the best instance "
+                f"size for each region, GPU and market ({hidden:,} other sizes are left out)."
+            )
+        else:
+            notes.append(
+                f"The saved plan lists {len(options)} of {feasible:,} feasible options (it was "
+                "cut by suggest's --top); charts and the budget ladder cover those listed. Save "
+                "it with --top 0 for all of them."
+            )
+    return Report(
+        document=document,
+        options=options,
+        top=top,
+        recommended=rec,
+        cheapest=ordered[int(cheapest_pos)],
+        cleanest=ordered[int(cleanest_pos)],
+        baseline=baseline,
+        baseline_note=baseline_note,
+        ladder=ladder,
+        regions=regions,
+        region_count=region_count,
+        equivalents=equivalents(float(rec["kgco2e"]), float(rec["energy_kwh"])),
+        saved_equivalents=saved,
+        embodied_share_range=(
+            (float(share.min()), float(share.max())) if not share.empty else (0.0, 0.0)
+        ),
+        origin=origin,
+        command=command,
+        generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        notes=notes,
+    )
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def render_files(report: Report) -> dict[str, bytes]:
+    """Every file of the report, by name."""
+    from recommender.reports import charts
+    from recommender.reports.html import render_html
+    from recommender.reports.markdown import render_markdown
+    from recommender.reports.records import to_csv, to_json
+
+    rec = report.recommended
+    recommended = charts.Marked(
+        float(rec["cost_usd"]),
+        float(rec["kgco2e"]),
+        f"recommended: {option_label(rec, short=True)}\n"
+        f"${rec['cost_usd']:,.0f}, {rec['kgco2e']:,.3g} kg",
+    )
+    base = report.baseline
+    baseline = (
+        charts.Marked(
+            base.cost_usd,
+            base.kgco2e,
+            f"baseline: {base.region}, {base.instance_type}, {base.market}\n"
+            f"${base.cost_usd:,.0f}, {base.kgco2e:,.3g} kg",
+        )
+        if base
+        else None
+    )
+    tradeoff = charts.tradeoff_figure(
+        report.options,
+        recommended=recommended,
+        baseline=baseline,
+        title=f"{report.title}: {len(report.options)} options, cost vs emissions",
+    )
+    regions = charts.region_figure(
+        report.regions,
+        title=f"Lowest kg CO2e per region ({report.region_count} regions), cleanest first",
+    )
+    files = {
+        "tradeoff.png": charts.png_bytes(tradeoff),
+        "tradeoff.svg": charts.svg_bytes(tradeoff),
+        "regions.png": charts.png_bytes(regions),
+        "options.csv": to_csv(report.document["options"]).encode("utf-8"),
+        "plan.json": (to_json(report.document) + "\n").encode("utf-8"),
+        "report.md": render_markdown(report).encode("utf-8"),
+    }
+    files["report.html"] = render_html(
+        report, tradeoff_png=files["tradeoff.png"], regions_png=files["regions.png"]
+    ).encode("utf-8")
+    return files
+
+
+def check_target(out: Path, force: bool) -> None:
+    """Refuse a target that is a file, or that holds anything but a report we may replace."""
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"--out {out} is a file, not a directory", "choose a directory path")
+    if not out.is_dir():
+        return
+    present = sorted(p.name for p in out.iterdir())
+    if not present:
+        return
+    if not force:
+        what = "a report" if "report.html" in present else "files"
+        raise BadInputError(
+            f"--out {out} already holds {what} ({', '.join(present[:4])}"
+            f"{', ...' if len(present) > 4 else ''})",
+            "pass --force to replace the report, or choose another --out",
+        )
+    foreign = [name for name in present if name not in REPORT_FILES]
+    if foreign:
+        raise BadInputError(
+            f"--out {out} holds files that are not part of a report ({', '.join(foreign[:4])})",
+            "--force only replaces a previous report; choose an empty or new --out",
+        )
+
+
+def write_report(files: dict[str, bytes], out: Path, *, force: bool = False) -> Path:
+    """Write ``files`` into ``out`` all at once: into a temporary directory beside it, then
+    renamed into place. An existing report is replaced only with ``force``."""
+    check_target(out, force)
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot write --out {out}: {exc.strerror or exc} ({parent})",
+            "choose a directory you can write to",
+        ) from None
+    old: Path | None = None
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a report is meant to be shared
+        if out.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            os.replace(out, old / "report")
+        os.replace(staging, out)
+    except OSError as exc:
+        if old is not None and not out.exists():
+            os.replace(old / "report", out)  # put the previous report back
+        raise BadInputError(
+            f"cannot write --out {out}: {exc.strerror or exc}",
+            "choose a directory you can write to, with free space",
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return out
