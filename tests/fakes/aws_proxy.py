@@ -1,0 +1,132 @@
+"""A recording, fault-injecting HTTP proxy in front of moto's EC2 server.
+
+moto cannot produce capacity errors, so this proxy answers chosen EC2 calls with the error
+AWS would send (same XML shape, same status) and forwards everything else. It records every
+request (action + parameters) so tests can assert what was, and was not, called.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode
+from xml.etree import ElementTree
+
+MUTATING = {"RunInstances", "TerminateInstances", "CreateTags", "StopInstances", "ImportKeyPair"}
+
+
+@dataclass
+class Rule:
+    """Answer ``action`` requests matching ``when`` with an AWS error, or (``lose=True``)
+    forward them and then terminate what was started, as when AWS reclaims the capacity
+    before the instance runs."""
+
+    action: str
+    when: Callable[[dict[str, str]], bool] = lambda params: True
+    code: str = "InsufficientInstanceCapacity"
+    message: str = "We currently do not have sufficient capacity in the Availability Zone."
+    status: int = 500
+    lose: bool = False
+    times: int | None = None  # answer this many matching requests, then pass them through
+    hits: int = 0
+
+
+@dataclass
+class Ec2Proxy:
+    upstream: str
+    requests: list[dict[str, object]] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def calls(self, action: str | None = None) -> list[dict[str, str]]:
+        return [
+            r["params"]  # type: ignore[misc]
+            for r in self.requests
+            if action is None or r["action"] == action
+        ]
+
+    def mutating(self) -> list[str]:
+        return [str(r["action"]) for r in self.requests if r["action"] in MUTATING]
+
+    def start(self) -> Ec2Proxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                params = dict(parse_qsl(body.decode()))
+                action = params.get("Action", "")
+                proxy.requests.append({"action": action, "params": params})
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("content-length", "host")
+                }
+                for rule in proxy.rules:
+                    spent = rule.times is not None and rule.hits >= rule.times
+                    if rule.action == action and not spent and rule.when(params):
+                        rule.hits += 1
+                        if rule.lose:
+                            status, data = proxy.forward(body, headers)
+                            ids = [
+                                e.text
+                                for e in ElementTree.fromstring(data).iter()
+                                if e.tag.endswith("instanceId")
+                            ]
+                            proxy.forward(
+                                urlencode(
+                                    {
+                                        "Action": "TerminateInstances",
+                                        "Version": params.get("Version", "2016-11-15"),
+                                        **{f"InstanceId.{i}": v for i, v in enumerate(ids, 1)},
+                                    }
+                                ).encode(),
+                                headers,
+                            )
+                            return self.reply(status, data)
+                        return self.reply(rule.status, error_xml(rule.code, rule.message))
+                self.reply(*proxy.forward(body, headers))
+
+            def reply(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.upstream + "/", data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def error_xml(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+        "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+    ).encode()

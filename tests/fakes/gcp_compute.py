@@ -1,0 +1,244 @@
+"""A local fake of the Compute Engine REST paths carbonplan uses, on 127.0.0.1.
+
+It records every request (method, path, query, JSON body), keeps instances and zone
+operations in memory (an operation is RUNNING until it is polled once), honours requestId
+like the real API, and injects errors: inside the operation (how ZONE_RESOURCE_POOL_EXHAUSTED
+arrives) or synchronously as an HTTP error (how quota errors arrive).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BASE = "https://www.googleapis.com/compute/v1"
+_ZONE_PATH = re.compile(r"^/compute/v1/projects/([^/]+)/zones/([^/]+)/(instances|operations)(.*)$")
+_AGG_PATH = re.compile(r"^/compute/v1/projects/([^/]+)/aggregated/instances$")
+
+
+@dataclass
+class Fault:
+    """Make inserts in ``zone`` (and of instance ``name``, if given) fail with ``code``:
+    ``mode="operation"`` ends the operation in that error, ``"sync"`` answers HTTP ``status``."""
+
+    zone: str
+    code: str = "ZONE_RESOURCE_POOL_EXHAUSTED"
+    message: str = "The zone does not have enough resources available to fulfill the request."
+    mode: str = "operation"
+    status: int = 503
+    name: str | None = None
+    machine: str | None = None  # only inserts of this machine type
+    hits: int = 0
+
+
+@dataclass
+class FakeCompute:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    instances: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    fail_delete: bool = False
+    server: ThreadingHTTPServer | None = None
+    _ids: Any = field(default_factory=lambda: itertools.count(1000))
+    _by_request_id: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def inserts(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == "POST" and r["kind"] == "insert"]
+
+    def mutating(self) -> list[str]:
+        return [
+            f"{r['method']} {r['path']}"
+            for r in self.requests
+            if r["method"] in ("POST", "DELETE") and r["kind"] in ("insert", "delete")
+        ]
+
+    # -- behaviour --------------------------------------------------------------------------
+    def _operation(self, project: str, zone: str, kind: str, target: str, **extra: Any) -> dict:
+        number = next(self._ids)
+        op = {
+            "kind": "compute#operation",
+            "id": str(number),
+            "name": f"operation-{number}",
+            "operationType": kind,
+            "zone": f"{BASE}/projects/{project}/zones/{zone}",
+            "targetLink": f"{BASE}/projects/{project}/zones/{zone}/instances/{target}",
+            "status": "RUNNING",
+            "progress": 0,
+            "selfLink": f"{BASE}/projects/{project}/zones/{zone}/operations/operation-{number}",
+        }
+        self.operations[op["name"]] = {"op": op, **extra}
+        return op
+
+    def _finish(self, name: str) -> dict[str, Any]:
+        entry = self.operations[name]
+        op = entry["op"]
+        if op["status"] != "DONE":
+            op["status"], op["progress"] = "DONE", 100
+            fault = entry.get("fault")
+            if fault is not None:
+                op["error"] = {"errors": [{"code": fault.code, "message": fault.message}]}
+                op["httpErrorStatusCode"] = 503
+                op["httpErrorMessage"] = "SERVICE UNAVAILABLE"
+            elif entry.get("create") is not None:
+                key, instance = entry["create"]
+                self.instances[key] = instance
+            elif entry.get("delete") is not None:
+                self.instances.pop(entry["delete"], None)
+        return op
+
+    def _insert(self, project: str, zone: str, query: dict, body: dict) -> tuple[int, dict]:
+        request_id = (query.get("requestId") or [None])[0]
+        if request_id and request_id in self._by_request_id:
+            return 200, self.operations[self._by_request_id[request_id]]["op"]
+        name = body["name"]
+        for fault in self.faults:
+            machine = body.get("machineType", "").rsplit("/", 1)[-1]
+            if (
+                fault.zone == zone
+                and fault.name in (None, name)
+                and fault.machine
+                in (
+                    None,
+                    machine,
+                )
+            ):
+                fault.hits += 1
+                if fault.mode == "sync":
+                    return fault.status, _error(
+                        fault.status, fault.message, fault.code, "usageLimits"
+                    )
+                return 200, self._operation(project, zone, "insert", name, fault=fault)
+        if (zone, name) in self.instances:
+            return 409, _error(409, f"The resource '{name}' already exists", "alreadyExists")
+        instance = {
+            **body,
+            "kind": "compute#instance",
+            "id": str(next(self._ids)),
+            "zone": f"{BASE}/projects/{project}/zones/{zone}",
+            "machineType": f"{BASE}/projects/{project}/{body['machineType']}",
+            "status": "RUNNING",
+            "creationTimestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "selfLink": f"{BASE}/projects/{project}/zones/{zone}/instances/{name}",
+        }
+        op = self._operation(project, zone, "insert", name, create=((zone, name), instance))
+        if request_id:
+            self._by_request_id[request_id] = op["name"]
+        return 200, op
+
+    def _aggregated(self, project: str, query: dict) -> dict[str, Any]:
+        wanted = (query.get("filter") or [""])[0]
+        items: dict[str, Any] = {}
+        for (zone, _), instance in sorted(self.instances.items()):
+            if _matches(instance.get("labels", {}), wanted):
+                items.setdefault(f"zones/{zone}", {"instances": []})["instances"].append(instance)
+        return {"kind": "compute#instanceAggregatedList", "id": project, "items": items}
+
+    def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        parts = urlsplit(raw_path)
+        query = parse_qs(parts.query)
+        data = json.loads(body) if body else None
+        record: dict[str, Any] = {
+            "method": method,
+            "path": parts.path,
+            "query": {k: v[0] for k, v in query.items()},
+            "body": data,
+            "kind": "other",
+        }
+        with self._lock:
+            self.requests.append(record)
+            match = _AGG_PATH.match(parts.path)
+            if match and method == "GET":
+                record["kind"] = "aggregatedList"
+                return 200, self._aggregated(match.group(1), query)
+            match = _ZONE_PATH.match(parts.path)
+            if not match:
+                return 404, _error(404, f"no such path {parts.path}", "notFound")
+            project, zone, collection, rest = match.groups()
+            if collection == "instances" and rest == "" and method == "POST":
+                record["kind"] = "insert"
+                return self._insert(project, zone, query, data or {})
+            if collection == "instances" and rest.startswith("/"):
+                name = rest[1:]
+                if (zone, name) not in self.instances:
+                    return 404, _error(404, f"The resource '{name}' was not found", "notFound")
+                if method == "GET":
+                    record["kind"] = "get"
+                    return 200, self.instances[(zone, name)]
+                if method == "DELETE":
+                    record["kind"] = "delete"
+                    if self.fail_delete:
+                        return 403, _error(403, "Required 'compute.instances.delete'", "forbidden")
+                    return 200, self._operation(project, zone, "delete", name, delete=(zone, name))
+            if collection == "operations":
+                name = rest.strip("/").removesuffix("/wait")
+                if name not in self.operations:
+                    return 404, _error(404, f"operation {name} not found", "notFound")
+                record["kind"] = "wait" if rest.endswith("/wait") else "getOperation"
+                return 200, self._finish(name)
+            return 400, _error(400, f"unsupported {method} {parts.path}", "badRequest")
+
+    # -- server -----------------------------------------------------------------------------
+    def start(self) -> FakeCompute:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                status, payload = fake.handle(self.command, self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def _error(status: int, message: str, reason: str, domain: str = "global") -> dict[str, Any]:
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": domain, "reason": reason}],
+        }
+    }
+
+
+def _matches(labels: dict[str, str], expression: str) -> bool:
+    """The two filter forms carbonplan sends: ``labels.K:*`` and ``labels.K = V``."""
+    if not expression:
+        return True
+    has = re.fullmatch(r"labels\.([\w-]+):\*", expression.strip())
+    if has:
+        return has.group(1) in labels
+    equal = re.fullmatch(r"labels\.([\w-]+)\s*=\s*(\S+)", expression.strip())
+    if equal:
+        return labels.get(equal.group(1)) == equal.group(2)
+    raise AssertionError(f"filter the fake does not understand: {expression!r}")
