@@ -24,13 +24,16 @@ from recommender.cliopts import (
     NoEmbodiedOpt,
     PlanArgs,
     ProviderOpt,
+    SizingArgs,
     UtilisationOpt,
+    build_campaign,
     build_request,
     check_number,
     console,
     emit,
     given_on_command_line,
     plan_options,
+    sizing_options,
     split_values,
 )
 from recommender.errors import BadInputError, CarbonplanError, ExitCode
@@ -69,6 +72,10 @@ def suggest(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show every assumption, constraint and source.")
     ] = False,
+    plot: Annotated[
+        bool,
+        typer.Option("--plot", help="Also draw every option's cost vs kg CO2e in the terminal."),
+    ] = False,
 ) -> None:
     """Rank (cloud, region, instance, market) options for a job by carbon, cost or time."""
     from recommender.reports.records import option_records
@@ -76,19 +83,38 @@ def suggest(
 
     if top < 0:
         raise BadInputError(f"--top must be >= 0, got {top}")
+    if plot and fmt is not Format.table:
+        raise BadInputError(
+            "--plot draws in the terminal; it cannot be combined with --format json/csv",
+            "drop --plot, or use 'carbonplan report' for chart files",
+        )
     request = build_request(plan_args)
-    result = request.run(top=top or None, all_sizes=all_sizes)
+    result = request.run(top=None if plot else top or None, all_sizes=all_sizes)
     if fmt is Format.table:
+        chart = None
+        if plot:
+            from recommender.reports.terminal import split_for_plot
+
+            result, chart = split_for_plot(result, top)
         render_plan(result, request.catalog, console(), explain)
+        if chart is not None:
+            console().print(chart)
         return
     document = plan_document(result, request.catalog, set(request.defaults_used))
     emit(fmt, document, option_records(result.options))
 
 
 @app.command()
+@sizing_options
 def estimate(
+    sizing_args: SizingArgs,
     gpu: Annotated[str, typer.Option("--gpu", help="GPU model (aliases accepted).")],
-    hours: Annotated[float, typer.Option("--hours", help="Wall-clock hours the GPUs run.")],
+    hours: Annotated[
+        float | None,
+        typer.Option(
+            "--hours", help="Wall-clock hours the GPUs run (or derive them with --params)."
+        ),
+    ] = None,
     count: Annotated[float, typer.Option("--count", help="Number of GPUs.")] = 1,
     region: Annotated[
         str | None,
@@ -159,6 +185,7 @@ def estimate(
     name = resolve_gpu(gpu, catalog.gpus)
     spec = catalog.gpus.set_index("gpu").loc[name]
     sources: dict[str, str] = {}
+    hours = _job_hours(build_campaign(sizing_args), hours, name, spec, count, sources)
     region_row = None
     if region is not None:
         p, r = parse_region(region, catalog.regions)
@@ -224,6 +251,48 @@ def estimate(
     document = estimate_document(result)
     flat = {k: v for k, v in document.items() if not isinstance(v, dict)}
     emit(fmt, document, [flat])
+
+
+def _job_hours(
+    campaign: Any, hours: float | None, gpu: str, spec: Any, count: float, sources: dict[str, str]
+) -> float:
+    """Wall hours for ``estimate``: --hours (x the search's runs), or the campaign's FLOPs on
+    ``count`` GPUs at their peak x MFU (perfect scaling across them)."""
+    search, model = campaign.search, campaign.model
+    if model is None:
+        if hours is None:
+            raise BadInputError(
+                "Missing option '--hours' or '--params': how long does the job run?",
+                "give --hours H, or --params N --tokens D to derive them from FLOPs",
+            )
+        sources["hours"] = "--hours"
+        if search.runs != 1.0:
+            sources["hours"] += f" {hours:g} x {search.trials:,} trials x {search.early_stop:g}"
+        return hours * search.runs
+    if hours is not None:
+        raise BadInputError(
+            "--hours and --params both size the job",
+            "give one: --hours H (measured), or --params N --tokens D (from FLOPs)",
+        )
+    peak = float(spec["bf16_tflops"])
+    if peak != peak:  # NaN: no tensor-core peak in gpus.csv
+        raise BadInputError(
+            f"{gpu} has no BF16/FP16 peak in gpus.csv, so --params cannot be turned into hours",
+            "give --hours, or choose a GPU with tensor cores",
+        )
+    need, per_gpu = model.memory.gb_required, float(spec["memory_gb"])
+    if need > per_gpu * count:
+        fewest = -(-need // per_gpu)
+        raise BadInputError(
+            f"the training state needs {need:,.1f} GB; {count:g} x {gpu} hold "
+            f"{per_gpu * count:,.0f} GB",
+            f"use --count {fewest:.0f} or more, --peft, or a leaner --precision/--optimizer",
+        )
+    sources["hours"] = (
+        f"{model.flops:.4g} FLOPs x {search.runs:g} run(s) / ({count:g} x {peak:g} TFLOPS x "
+        f"MFU {model.mfu:g} x 3600 s); `carbonplan size` shows the derivation"
+    )
+    return model.gpu_hours(peak, search.runs) / count
 
 
 def _default_host_w(offers: Any, gpu: str, count: float) -> tuple[float, str]:
@@ -319,6 +388,22 @@ def gpus(
 
 
 # --- commands defined in recommender/commands/ (one line each; keep imports there light) ---
+from recommender.commands.intensity import intensity as _intensity  # noqa: E402
+
+app.command()(_intensity)
+from recommender.commands.size import size as _size  # noqa: E402
+
+app.command()(_size)
+from recommender.commands.report import report as _report  # noqa: E402
+
+app.command()(_report)
+from recommender.commands.launch import down as _down  # noqa: E402
+from recommender.commands.launch import instances as _instances  # noqa: E402
+from recommender.commands.launch import launch as _launch  # noqa: E402
+
+app.command()(_launch)
+app.command()(_instances)
+app.command()(_down)
 
 
 def _version_callback(value: bool) -> None:

@@ -19,9 +19,11 @@ import functools
 import inspect
 import math
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import click
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from recommender.catalog import Catalog
     from recommender.planner import Constraints, Job, Plan, Settings
     from recommender.planner.core import IntensityFn
+    from recommender.planner.sizing import Campaign
 
 
 class Format(StrEnum):
@@ -49,6 +52,22 @@ class Objective(StrEnum):
     cost = "cost"
     time = "time"
     balanced = "balanced"
+
+
+class SearchKind(StrEnum):
+    grid = "grid"
+    random = "random"
+
+
+class Precision(StrEnum):
+    mixed = "mixed"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class Optimizer(StrEnum):
+    adam = "adam"
+    sgd = "sgd"
 
 
 def console() -> Console:
@@ -135,15 +154,126 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.
 
 
 @dataclass(frozen=True)
-class PlanArgs:
+class SizingArgs:
+    """The raw values of the flags that size a job from the model and the experiment plan
+    (see :mod:`recommender.planner.sizing`); ``size`` and ``estimate`` take these alone."""
+
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help="Model parameters, e.g. 350M, 1.3B, 2e9: size the job as FLOPs = 6 x params x "
+            "tokens instead of --gpu-hours.",
+        ),
+    ] = None
+    active_params: Annotated[
+        str | None,
+        typer.Option(
+            "--active-params",
+            help="Mixture of experts: parameters used per token (FLOPs use these, memory uses "
+            "--params).",
+        ),
+    ] = None
+    tokens: Annotated[
+        str | None, typer.Option("--tokens", help="Training tokens per run, e.g. 20B.")
+    ] = None
+    mfu: Annotated[
+        float | None,
+        typer.Option(
+            "--mfu",
+            help="Model-FLOPs utilisation: fraction of peak BF16 FLOPS achieved, in (0, 1] "
+            "[default: 0.40, middle of published large runs (BLOOM 0.32, Llama 3 0.38-0.43, "
+            "PaLM 0.46)].",
+            show_default=False,
+        ),
+    ] = None
+    finetune: Annotated[
+        bool,
+        typer.Option(
+            "--finetune",
+            help="Fine-tune a pre-trained checkpoint; size the data with --examples, --seq-len "
+            "and --epochs, or --tokens.",
+        ),
+    ] = False
+    examples: Annotated[
+        str | None,
+        typer.Option("--examples", help="Fine-tuning examples, e.g. 50k (with --finetune)."),
+    ] = None
+    seq_len: Annotated[
+        int | None, typer.Option("--seq-len", help="Tokens per example (with --examples).")
+    ] = None
+    epochs: Annotated[
+        float | None,
+        typer.Option("--epochs", help="Passes over the examples [default: 1].", show_default=False),
+    ] = None
+    peft: Annotated[
+        bool,
+        typer.Option(
+            "--peft",
+            help="LoRA/PEFT fine-tune: 4 x params x tokens FLOPs (no weight gradients for the "
+            "frozen weights); adapters of 1% of the parameters in the memory check.",
+        ),
+    ] = False
+    precision: Annotated[
+        Precision | None,
+        typer.Option(
+            "--precision",
+            help="Training precision for the memory check: mixed (bf16 + fp32 master weights, "
+            "the default), bf16 or fp32.",
+            show_default=False,
+        ),
+    ] = None
+    optimizer: Annotated[
+        Optimizer | None,
+        typer.Option(
+            "--optimizer",
+            help="Optimizer for the memory check: adam (or AdamW; the default) or sgd (momentum).",
+            show_default=False,
+        ),
+    ] = None
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", help="Runs in the hyper-parameter search (random search: N)."),
+    ] = None
+    search: Annotated[
+        SearchKind | None,
+        typer.Option(
+            "--search",
+            help="grid (every combination of --grid) or random (--trials N) [default: grid "
+            "when --grid is given].",
+            show_default=False,
+        ),
+    ] = None
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            help="Search grid dimensions as NAME=LEVELS (repeat or comma-separate), e.g. "
+            "lr=4,batch=3 is 12 trials.",
+        ),
+    ] = None
+    early_stop: Annotated[
+        float | None,
+        typer.Option(
+            "--early-stop",
+            help="Average fraction of a full run each search trial lasts (early stopping), "
+            "in (0, 1].",
+        ),
+    ] = None
+
+
+@dataclass(frozen=True)
+class PlanArgs(SizingArgs):
     """The raw values of the job/constraint/assumption flags shared by planning commands."""
 
     gpu_hours: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--gpu-hours", help="Work to do, in GPU-hours on the reference GPU (--ref-gpu)."
+            "--gpu-hours",
+            help="Work to do, in GPU-hours on the reference GPU (--ref-gpu); or size it with "
+            "--params and --tokens.",
         ),
-    ]
+    ] = None
     ref_gpu: Annotated[
         str,
         typer.Option("--ref-gpu", help="GPU the --gpu-hours were measured on (aliases accepted)."),
@@ -211,15 +341,46 @@ class PlanArgs:
     ] = A.SCALING_EFFICIENCY.value
     embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value
     no_embodied: NoEmbodiedOpt = False
-
-
-_PLAN_FIELDS = [f.name for f in fields(PlanArgs)]
+    intensity: Annotated[
+        str,
+        typer.Option(
+            "--intensity",
+            help="Grid intensity: static (shipped annual figures), live (the configured grid "
+            "APIs in order, then static) or SOURCE[,SOURCE...] of electricitymaps, watttime, "
+            "ukgrid, csv. Live figures are averaged over each option's run hours from now.",
+        ),
+    ] = "static"
+    intensity_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--intensity-file",
+            help="Your own intensity trace for the csv source (CSV columns: datetime, "
+            "gco2_per_kwh, optional zone); implies --intensity csv.",
+        ),
+    ] = None
 
 
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``command`` all of :class:`PlanArgs`' options, passed to it as ``plan_args``."""
+    return _bundle_options(PlanArgs, "plan_args", command)
+
+
+def sizing_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` the job-sizing options only, passed to it as ``sizing_args``."""
+    return _bundle_options(SizingArgs, "sizing_args", command)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """Field annotations, inherited ones too (evaluated once per class: start-up time)."""
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def _bundle_options(cls: type, name: str, command: Callable[..., Any]) -> Callable[..., Any]:
     own = inspect.signature(command, eval_str=True)
-    hints = inspect.get_annotations(PlanArgs, eval_str=True)
+    hints = _hints(cls)
+    own_first = sorted(fields(cls), key=lambda f: f.name not in vars(cls)["__annotations__"])
+    names = [f.name for f in own_first]
     shared = [
         inspect.Parameter(
             f.name,
@@ -227,12 +388,12 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
             annotation=hints[f.name],
             default=inspect.Parameter.empty if f.default is MISSING else f.default,
         )
-        for f in fields(PlanArgs)
+        for f in own_first
     ]
     rest = [
         p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
         for p in own.parameters.values()
-        if p.name != "plan_args"
+        if p.name != name
     ]
     params = sorted(
         [*shared, *rest], key=lambda p: p.default is not inspect.Parameter.empty
@@ -240,8 +401,8 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        plan_args = PlanArgs(**{name: kwargs.pop(name) for name in _PLAN_FIELDS})
-        return command(plan_args=plan_args, **kwargs)
+        bundle = cls(**{n: kwargs.pop(n) for n in names})
+        return command(**{name: bundle}, **kwargs)
 
     wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
@@ -289,13 +450,43 @@ class PlanRequest:
         )
 
 
+def build_campaign(args: SizingArgs) -> Campaign:
+    """Validate the sizing flags together (see :func:`recommender.planner.sizing.from_flags`)."""
+    from recommender.planner.sizing import from_flags
+
+    values = {f.name: getattr(args, f.name) for f in fields(SizingArgs)}
+    values["grid"] = split_values(args.grid)
+    for name in ("precision", "optimizer", "search"):
+        values[name] = values[name].value if values[name] is not None else None
+    return from_flags(**values)
+
+
 def build_request(args: PlanArgs) -> PlanRequest:
     """Check every number, resolve every name (with "did you mean"), and refuse
     contradictions; raise :class:`BadInputError` with a hint otherwise."""
     from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
-    from recommender.planner import Constraints, Job, Settings
+    from recommender.planner import Constraints, Settings
+    from recommender.planner.sizing import job_for
 
     check_number("--gpu-hours", args.gpu_hours, high=1e9)
+    campaign = build_campaign(args)
+    if campaign.model is None and args.gpu_hours is None:
+        raise BadInputError(
+            "Missing option '--gpu-hours' or '--params': how much work is the job?",
+            "give --gpu-hours H (measured on --ref-gpu), or --params N --tokens D "
+            "(e.g. --params 350M --tokens 20B)",
+        )
+    if campaign.model is not None and args.gpu_hours is not None:
+        raise BadInputError(
+            "--gpu-hours and --params both size the job",
+            "give one: --gpu-hours H (measured), or --params N --tokens D (from FLOPs)",
+        )
+    if campaign.model is not None and given_on_command_line("ref_gpu"):
+        raise BadInputError(
+            "--ref-gpu qualifies --gpu-hours; with --params each GPU's hours come from its "
+            "own peak BF16 FLOPS",
+            "drop --ref-gpu",
+        )
     check_number("--min-gpu-memory", args.min_gpu_memory, high=4096)
     check_number("--deadline", args.deadline, high=1e6)
     check_number("--max-cost", args.max_cost, high=1e10)
@@ -330,9 +521,13 @@ def build_request(args: PlanArgs) -> PlanRequest:
 
     defaults = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced values
     defaults |= {name for flag, name in _SETTING_FLAGS.items() if not given_on_command_line(flag)}
+    if campaign.model is not None and args.mfu is None:
+        defaults.add("mfu")
     return PlanRequest(
         catalog=catalog,
-        job=Job(gpu_hours=args.gpu_hours, ref_gpu=resolve_gpu(args.ref_gpu, catalog.gpus)),
+        job=job_for(
+            campaign, args.gpu_hours, resolve_gpu(args.ref_gpu, catalog.gpus), catalog.gpus
+        ),
         settings=Settings(
             gpu_utilisation=args.utilisation,
             scaling_efficiency=args.scaling_efficiency,
@@ -354,4 +549,41 @@ def build_request(args: PlanArgs) -> PlanRequest:
         ),
         baseline=baseline,
         defaults_used=frozenset(defaults),
+        intensity_fn=_intensity_fn(args, catalog, providers, regions, excluded),
     )
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr (never stdout: --format json must stay parseable)."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+def _intensity_fn(
+    args: PlanArgs,
+    catalog: Catalog,
+    providers: tuple[str, ...],
+    regions: tuple[tuple[str, str], ...],
+    excluded: tuple[tuple[str, str], ...],
+) -> IntensityFn | None:
+    """The live-intensity hook for --intensity/--intensity-file (None: static figures). The
+    intensity package (requests, sqlite3) is imported only when asked for. Fetching starts
+    now, for the regions the constraints allow, and overlaps the planning."""
+    if args.intensity.strip().lower() == "static" and args.intensity_file is None:
+        return None
+    from recommender.intensity import make_intensity_fn
+
+    fn = make_intensity_fn(args.intensity, args.intensity_file, warn=warn)
+    if fn is not None:
+        frame = catalog.regions
+        keys = list(zip(frame["provider"], frame["region"], strict=True))
+        offered = set(zip(catalog.offers["provider"], catalog.offers["region"], strict=True))
+        keep = [
+            (p, r) in offered
+            and (not providers or p in providers)
+            and (not regions or (p, r) in regions)
+            and (p, r) not in excluded
+            for p, r in keys
+        ]
+        fn.prefetch(frame[keep])
+    return fn

@@ -90,12 +90,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
     parser.add_argument("--out", type=Path, default=ROOT / "data")
-    parser.add_argument("--built", default=dt.date.today().isoformat(),
-                        help="date to record as the build date (YYYY-MM-DD)")
+    parser.add_argument(
+        "--built",
+        default=dt.date.today().isoformat(),
+        help="date to record as the build date (YYYY-MM-DD)",
+    )
     args = parser.parse_args()
     for script in ("build_gpus.py", "build_regions.py", "build_offers.py"):
-        cmd = [sys.executable, str(ROOT / "scripts" / script),
-               "--reference", str(args.reference), "--out", str(args.out)]
+        cmd = [
+            sys.executable,
+            str(ROOT / "scripts" / script),
+            "--reference",
+            str(args.reference),
+            "--out",
+            str(args.out),
+        ]
         print("+", " ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, check=True)
     meta = {"schema_version": SCHEMA_VERSION, "built": args.built, "sources": SOURCES}

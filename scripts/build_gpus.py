@@ -34,8 +34,18 @@ DEFAULT_REFERENCE = REPO.parent / "shared" / "reference"
 DEFAULT_OUT = REPO / "data"
 
 COLUMNS = [
-    "gpu", "aliases", "vendor", "tdp_w", "memory_gb", "bf16_tflops", "fp32_tflops",
-    "mem_bw_gbs", "rel_throughput", "throughput_basis", "throughput_source", "spec_source",
+    "gpu",
+    "aliases",
+    "vendor",
+    "tdp_w",
+    "memory_gb",
+    "bf16_tflops",
+    "fp32_tflops",
+    "mem_bw_gbs",
+    "rel_throughput",
+    "throughput_basis",
+    "throughput_source",
+    "spec_source",
 ]
 REF_BF16 = 312.0  # A100 80GB SXM dense BF16 TFLOPS
 REF_BW = 2039.0  # A100 80GB SXM GB/s
@@ -52,129 +62,251 @@ class Canon:
 
 
 CANON: tuple[Canon, ...] = (
-    Canon("K80", "K80", "Kepler",
-          ("tesla k80", "nvidia k80", "k80-die"),
-          "NVIDIA Tesla K80 datasheet; per GK210 die (one cloud 'GPU'), board = 2 dies",
-          "TF tf_cnn_benchmarks 2017 ResNet-50 FP32, K80 die 51.9 vs P100 219 img/s, x P100 "
-          "factor (low confidence)"),
-    Canon("P4", None, "Pascal",
-          ("tesla p4", "nvidia p4", "p4-8gb"),
-          "entered from the NVIDIA Tesla P4 datasheet: 75 W, 8 GB GDDR5, 192 GB/s, 5.5 TF "
-          "FP32; no tensor cores and no usable FP16/BF16 rate, so bf16_tflops is empty"),
-    Canon("P100", "P100 PCIe 16GB", "Pascal",
-          ("tesla p100", "nvidia p100", "p100-16gb", "p100 pcie 16gb"),
-          "NVIDIA Tesla P100 PCIe datasheet; no tensor cores (bf16_tflops empty)",
-          "TF tf_cnn_benchmarks 2017 ResNet-50 FP32 219 img/s vs Lambda A100 80GB AMP "
-          "(0.14-0.16), lowered to 0.12 for transformers (low confidence)"),
-    Canon("V100", "V100 SXM2 16GB", "Volta",
-          ("tesla v100", "nvidia v100", "v100-16gb", "v100 sxm2 16gb", "v100-sxm2-16gb",
-           "v100 16gb (ncv3)"),
-          "NVIDIA V100 datasheet (SXM2); bf16_tflops = FP16 tensor (no BF16)",
-          "Lambda PyTorch FP16 BERT/TXL, LambdaCloud V100 16GB vs A100 80GB SXM4, "
-          "geomean 0.39"),
-    Canon("V100-32GB", "V100 SXM2 32GB", "Volta",
-          ("v100 32gb", "v100-sxm2-32gb", "v100 sxm2 32gb", "tesla v100 32gb"),
-          "NVIDIA V100 datasheet (SXM2 32 GB); bf16_tflops = FP16 tensor (no BF16)",
-          "assumed equal to V100 16GB SXM2 (same silicon); Lambda legacy-2022 'V100 32GB' "
-          "BERT geomean 0.40"),
-    Canon("T4", "T4", "Turing",
-          ("tesla t4", "nvidia t4", "t4g"),
-          "NVIDIA T4 product page; bf16_tflops = FP16 tensor (no BF16); t4g = AWS g5g "
-          "(same T4 GPU on an Arm host)"),
-    Canon("A10G", "A10G", "Ampere",
-          ("nvidia a10g", "a10g-24gb"),
-          "no NVIDIA datasheet (AWS-only part): 300 W nvidia-smi power cap on g5, BF16 ~70 TF "
-          "from a measured GEMM, FP32/memory as A10 (see reference/gpus.csv notes)",
-          "proxy: Lambda PyTorch FP16 A10 vs A100 80GB SXM4 (geomean 0.32); A10G has the same "
-          "memory system"),
-    Canon("A10", "A10", "Ampere",
-          ("nvidia a10", "a10-24gb"),
-          "NVIDIA A10 datasheet",
-          "Lambda PyTorch FP16 BERT/TXL, LambdaCloud A10 vs A100 80GB SXM4, geomean 0.32 "
-          "(BERT 0.29)"),
-    Canon("L4", "L4", "Ada",
-          ("nvidia l4", "l4-24gb"),
-          "NVIDIA L4 datasheet (dense BF16 = 242 sparse / 2)"),
-    Canon("L40S", "L40S", "Ada",
-          ("nvidia l40s", "l40s-48gb"),
-          "NVIDIA L40S datasheet",
-          "proxy RTX 6000 Ada (same AD102): Lambda PyTorch FP16 BERT/TXL geomean 0.69, "
-          "BERT 0.55; 0.60 chosen"),
-    Canon("A100", "A100 40GB SXM", "Ampere",
-          ("a100-40gb", "a100 40gb", "a100-sxm4-40gb", "nvidia a100", "a100 40gb sxm"),
-          "NVIDIA A100 datasheet (40 GB SXM)",
-          "Lambda legacy-2022 A100 40GB SXM4 vs A100 80GB SXM4, same run, geomean 0.88"),
-    Canon("A100-80GB", "A100 80GB SXM", "Ampere",
-          ("a100 80gb", "a100-80gb-sxm", "a100_80gb", "a100-sxm4-80gb", "a100 80gb sxm"),
-          "NVIDIA A100 datasheet (80 GB SXM)",
-          "reference GPU (= 1.00): Lambda 'A100 80GB SXM4' row"),
-    Canon("A100-80GB-PCIE", "A100 80GB PCIe", "Ampere",
-          ("a100 80gb pcie", "a100-pcie-80gb", "a100-80gb-pcie4"),
-          "NVIDIA A100 datasheet (80 GB PCIe)",
-          "Lambda PyTorch FP16 A100 80GB PCIe vs SXM4, geomean 0.94 (legacy-2022 0.94-0.97)"),
-    Canon("H100", "H100 SXM", "Hopper",
-          ("h100-sxm", "h100-80gb", "h100-mega", "h100 sxm5", "h100 sxm", "nvidia h100"),
-          "NVIDIA H100 datasheet (SXM5; dense BF16 = 1,979 sparse / 2)",
-          "Lambda PyTorch FP16 BERT, five H100 SXM5 systems (2024) vs A100 80GB SXM4, "
-          "1.94-2.05 (no FP8)"),
-    Canon("H100-NVL", None, "Hopper",
-          ("h100 nvl", "h100-nvl-94gb", "h100 nvl 94gb", "h100 nvl 94gb (pcie)"),
-          "entered from the NVIDIA H100 datasheet (H100 NVL column, per GPU): 350-400 W "
-          "configurable (400 used), 94 GB HBM3, 3.9 TB/s, FP32 60 TF, BF16 1,671 TF sparse -> "
-          "835 dense; matches mlco2-impact gpus.csv (400 W, 94 GB)"),
-    Canon("H200", "H200 SXM", "Hopper",
-          ("h200-sxm", "h200 sxm", "h200-141gb", "nvidia h200"),
-          "NVIDIA H200 product page (SXM)",
-          "Lambda v2 1x H200 BERT 2.10/2.30 vs A100 80GB SXM4 (cross-file)"),
-    Canon("B200", "B200", "Blackwell",
-          ("b200-sxm", "hgx b200", "nvidia b200", "b200 192gb"),
-          "NVIDIA HGX B200 spec, per GPU (180 GB usable of 192 GB)",
-          "Lambda v1v2 1x B200 BERT 3.17/3.44 vs A100 80GB SXM4 (FP16, no FP8/FP4)"),
-    Canon("B300", None, "Blackwell",
-          ("hgx b300", "nvidia b300", "b300-sxm", "blackwell ultra"),
-          "entered from the NVIDIA HGX B300 spec, per GPU: 1,100 W, 288 GB HBM3e (AWS "
-          "p6-b300 reports 275,040 MiB = 288 GB per GPU in skypilot-catalog), 8 TB/s, BF16 "
-          "36 PF sparse per 8 GPUs -> 2,250 dense (same as B200); FP32 left empty (not "
-          "confident)"),
-    Canon("GB200", None, "Blackwell",
-          ("gb200 nvl72", "gb200-nvl72", "nvidia gb200", "gb200-186gb"),
-          "entered from the NVIDIA GB200 NVL72 spec, per GPU (1/72): 13.4 TB HBM3e -> 186 GB, "
-          "576 TB/s -> 8 TB/s, FP16/BF16 360 PF sparse -> 2,500 dense; 1,200 W per Blackwell "
-          "GPU in GB200 (2,700 W superchip incl. Grace, not confident to +-10%); FP32 left "
-          "empty (not confident)"),
-    Canon("MI300X", "MI300X", "CDNA3",
-          ("amd mi300x", "instinct mi300x", "mi300x-192gb"),
-          "AMD Instinct MI300X spec",
-          "indirect: MLPerf Training v5.0 Llama-2-70B LoRA, MI300X slightly below H200; mapped "
-          "via H100 2.0 / H200 2.2 (low-medium confidence)"),
-    Canon("RTX-PRO-6000", None, "Blackwell",
-          ("rtx pro 6000", "rtx pro server 6000", "rtx pro 6000 bse", "rtxpro6000",
-           "rtxpro6000bse", "rtx pro 6000 blackwell server edition"),
-          "entered from the NVIDIA RTX PRO 6000 Blackwell Server Edition datasheet: up to "
-          "600 W, 96 GB GDDR7 (AWS g7e reports 98,304 MiB), 512-bit at 28 Gbps = 1,792 GB/s; "
-          "BF16 ~500 dense derived from 4,000 AI TOPS (FP4 sparse) / 8, approximate (+-10%); "
-          "FP32 left empty (not confident)"),
+    Canon(
+        "K80",
+        "K80",
+        "Kepler",
+        ("tesla k80", "nvidia k80", "k80-die"),
+        "NVIDIA Tesla K80 datasheet; per GK210 die (one cloud 'GPU'), board = 2 dies",
+        "TF tf_cnn_benchmarks 2017 ResNet-50 FP32, K80 die 51.9 vs P100 219 img/s, x P100 "
+        "factor (low confidence)",
+    ),
+    Canon(
+        "P4",
+        None,
+        "Pascal",
+        ("tesla p4", "nvidia p4", "p4-8gb"),
+        "entered from the NVIDIA Tesla P4 datasheet: 75 W, 8 GB GDDR5, 192 GB/s, 5.5 TF "
+        "FP32; no tensor cores and no usable FP16/BF16 rate, so bf16_tflops is empty",
+    ),
+    Canon(
+        "P100",
+        "P100 PCIe 16GB",
+        "Pascal",
+        ("tesla p100", "nvidia p100", "p100-16gb", "p100 pcie 16gb"),
+        "NVIDIA Tesla P100 PCIe datasheet; no tensor cores (bf16_tflops empty)",
+        "TF tf_cnn_benchmarks 2017 ResNet-50 FP32 219 img/s vs Lambda A100 80GB AMP "
+        "(0.14-0.16), lowered to 0.12 for transformers (low confidence)",
+    ),
+    Canon(
+        "V100",
+        "V100 SXM2 16GB",
+        "Volta",
+        (
+            "tesla v100",
+            "nvidia v100",
+            "v100-16gb",
+            "v100 sxm2 16gb",
+            "v100-sxm2-16gb",
+            "v100 16gb (ncv3)",
+        ),
+        "NVIDIA V100 datasheet (SXM2); bf16_tflops = FP16 tensor (no BF16)",
+        "Lambda PyTorch FP16 BERT/TXL, LambdaCloud V100 16GB vs A100 80GB SXM4, geomean 0.39",
+    ),
+    Canon(
+        "V100-32GB",
+        "V100 SXM2 32GB",
+        "Volta",
+        ("v100 32gb", "v100-sxm2-32gb", "v100 sxm2 32gb", "tesla v100 32gb"),
+        "NVIDIA V100 datasheet (SXM2 32 GB); bf16_tflops = FP16 tensor (no BF16)",
+        "assumed equal to V100 16GB SXM2 (same silicon); Lambda legacy-2022 'V100 32GB' "
+        "BERT geomean 0.40",
+    ),
+    Canon(
+        "T4",
+        "T4",
+        "Turing",
+        ("tesla t4", "nvidia t4", "t4g"),
+        "NVIDIA T4 product page; bf16_tflops = FP16 tensor (no BF16); t4g = AWS g5g "
+        "(same T4 GPU on an Arm host)",
+    ),
+    Canon(
+        "A10G",
+        "A10G",
+        "Ampere",
+        ("nvidia a10g", "a10g-24gb"),
+        "no NVIDIA datasheet (AWS-only part): 300 W nvidia-smi power cap on g5, BF16 ~70 TF "
+        "from a measured GEMM, FP32/memory as A10 (see reference/gpus.csv notes)",
+        "proxy: Lambda PyTorch FP16 A10 vs A100 80GB SXM4 (geomean 0.32); A10G has the same "
+        "memory system",
+    ),
+    Canon(
+        "A10",
+        "A10",
+        "Ampere",
+        ("nvidia a10", "a10-24gb"),
+        "NVIDIA A10 datasheet",
+        "Lambda PyTorch FP16 BERT/TXL, LambdaCloud A10 vs A100 80GB SXM4, geomean 0.32 (BERT 0.29)",
+    ),
+    Canon(
+        "L4",
+        "L4",
+        "Ada",
+        ("nvidia l4", "l4-24gb"),
+        "NVIDIA L4 datasheet (dense BF16 = 242 sparse / 2)",
+    ),
+    Canon(
+        "L40S",
+        "L40S",
+        "Ada",
+        ("nvidia l40s", "l40s-48gb"),
+        "NVIDIA L40S datasheet",
+        "proxy RTX 6000 Ada (same AD102): Lambda PyTorch FP16 BERT/TXL geomean 0.69, "
+        "BERT 0.55; 0.60 chosen",
+    ),
+    Canon(
+        "A100",
+        "A100 40GB SXM",
+        "Ampere",
+        ("a100-40gb", "a100 40gb", "a100-sxm4-40gb", "nvidia a100", "a100 40gb sxm"),
+        "NVIDIA A100 datasheet (40 GB SXM)",
+        "Lambda legacy-2022 A100 40GB SXM4 vs A100 80GB SXM4, same run, geomean 0.88",
+    ),
+    Canon(
+        "A100-80GB",
+        "A100 80GB SXM",
+        "Ampere",
+        ("a100 80gb", "a100-80gb-sxm", "a100_80gb", "a100-sxm4-80gb", "a100 80gb sxm"),
+        "NVIDIA A100 datasheet (80 GB SXM)",
+        "reference GPU (= 1.00): Lambda 'A100 80GB SXM4' row",
+    ),
+    Canon(
+        "A100-80GB-PCIE",
+        "A100 80GB PCIe",
+        "Ampere",
+        ("a100 80gb pcie", "a100-pcie-80gb", "a100-80gb-pcie4"),
+        "NVIDIA A100 datasheet (80 GB PCIe)",
+        "Lambda PyTorch FP16 A100 80GB PCIe vs SXM4, geomean 0.94 (legacy-2022 0.94-0.97)",
+    ),
+    Canon(
+        "H100",
+        "H100 SXM",
+        "Hopper",
+        ("h100-sxm", "h100-80gb", "h100-mega", "h100 sxm5", "h100 sxm", "nvidia h100"),
+        "NVIDIA H100 datasheet (SXM5; dense BF16 = 1,979 sparse / 2)",
+        "Lambda PyTorch FP16 BERT, five H100 SXM5 systems (2024) vs A100 80GB SXM4, "
+        "1.94-2.05 (no FP8)",
+    ),
+    Canon(
+        "H100-NVL",
+        None,
+        "Hopper",
+        ("h100 nvl", "h100-nvl-94gb", "h100 nvl 94gb", "h100 nvl 94gb (pcie)"),
+        "entered from the NVIDIA H100 datasheet (H100 NVL column, per GPU): 350-400 W "
+        "configurable (400 used), 94 GB HBM3, 3.9 TB/s, FP32 60 TF, BF16 1,671 TF sparse -> "
+        "835 dense; matches mlco2-impact gpus.csv (400 W, 94 GB)",
+    ),
+    Canon(
+        "H200",
+        "H200 SXM",
+        "Hopper",
+        ("h200-sxm", "h200 sxm", "h200-141gb", "nvidia h200"),
+        "NVIDIA H200 product page (SXM)",
+        "Lambda v2 1x H200 BERT 2.10/2.30 vs A100 80GB SXM4 (cross-file)",
+    ),
+    Canon(
+        "B200",
+        "B200",
+        "Blackwell",
+        ("b200-sxm", "hgx b200", "nvidia b200", "b200 192gb"),
+        "NVIDIA HGX B200 spec, per GPU (180 GB usable of 192 GB)",
+        "Lambda v1v2 1x B200 BERT 3.17/3.44 vs A100 80GB SXM4 (FP16, no FP8/FP4)",
+    ),
+    Canon(
+        "B300",
+        None,
+        "Blackwell",
+        ("hgx b300", "nvidia b300", "b300-sxm", "blackwell ultra"),
+        "entered from the NVIDIA HGX B300 spec, per GPU: 1,100 W, 288 GB HBM3e (AWS "
+        "p6-b300 reports 275,040 MiB = 288 GB per GPU in skypilot-catalog), 8 TB/s, BF16 "
+        "36 PF sparse per 8 GPUs -> 2,250 dense (same as B200); FP32 left empty (not "
+        "confident)",
+    ),
+    Canon(
+        "GB200",
+        None,
+        "Blackwell",
+        ("gb200 nvl72", "gb200-nvl72", "nvidia gb200", "gb200-186gb"),
+        "entered from the NVIDIA GB200 NVL72 spec, per GPU (1/72): 13.4 TB HBM3e -> 186 GB, "
+        "576 TB/s -> 8 TB/s, FP16/BF16 360 PF sparse -> 2,500 dense; 1,200 W per Blackwell "
+        "GPU in GB200 (2,700 W superchip incl. Grace, not confident to +-10%); FP32 left "
+        "empty (not confident)",
+    ),
+    Canon(
+        "MI300X",
+        "MI300X",
+        "CDNA3",
+        ("amd mi300x", "instinct mi300x", "mi300x-192gb"),
+        "AMD Instinct MI300X spec",
+        "indirect: MLPerf Training v5.0 Llama-2-70B LoRA, MI300X slightly below H200; mapped "
+        "via H100 2.0 / H200 2.2 (low-medium confidence)",
+    ),
+    Canon(
+        "RTX-PRO-6000",
+        None,
+        "Blackwell",
+        (
+            "rtx pro 6000",
+            "rtx pro server 6000",
+            "rtx pro 6000 bse",
+            "rtxpro6000",
+            "rtxpro6000bse",
+            "rtx pro 6000 blackwell server edition",
+        ),
+        "entered from the NVIDIA RTX PRO 6000 Blackwell Server Edition datasheet: up to "
+        "600 W, 96 GB GDDR7 (AWS g7e reports 98,304 MiB), 512-bit at 28 Gbps = 1,792 GB/s; "
+        "BF16 ~500 dense derived from 4,000 AI TOPS (FP4 sparse) / 8, approximate (+-10%); "
+        "FP32 left empty (not confident)",
+    ),
 )
 
 # Figures for the GPUs not in reference/gpus.csv (see each Canon.spec_note for the datasheet).
 DATASHEET: dict[str, dict[str, float | None]] = {
-    "P4": {"tdp_w": 75, "memory_gb": 8, "bf16_tflops": None, "fp32_tflops": 5.5,
-           "mem_bw_gbs": 192},
-    "H100-NVL": {"tdp_w": 400, "memory_gb": 94, "bf16_tflops": 835, "fp32_tflops": 60,
-                 "mem_bw_gbs": 3900},
-    "B300": {"tdp_w": 1100, "memory_gb": 288, "bf16_tflops": 2250, "fp32_tflops": None,
-             "mem_bw_gbs": 8000},
-    "GB200": {"tdp_w": 1200, "memory_gb": 186, "bf16_tflops": 2500, "fp32_tflops": None,
-              "mem_bw_gbs": 8000},
-    "RTX-PRO-6000": {"tdp_w": 600, "memory_gb": 96, "bf16_tflops": 500, "fp32_tflops": None,
-                     "mem_bw_gbs": 1792},
+    "P4": {"tdp_w": 75, "memory_gb": 8, "bf16_tflops": None, "fp32_tflops": 5.5, "mem_bw_gbs": 192},
+    "H100-NVL": {
+        "tdp_w": 400,
+        "memory_gb": 94,
+        "bf16_tflops": 835,
+        "fp32_tflops": 60,
+        "mem_bw_gbs": 3900,
+    },
+    "B300": {
+        "tdp_w": 1100,
+        "memory_gb": 288,
+        "bf16_tflops": 2250,
+        "fp32_tflops": None,
+        "mem_bw_gbs": 8000,
+    },
+    "GB200": {
+        "tdp_w": 1200,
+        "memory_gb": 186,
+        "bf16_tflops": 2500,
+        "fp32_tflops": None,
+        "mem_bw_gbs": 8000,
+    },
+    "RTX-PRO-6000": {
+        "tdp_w": 600,
+        "memory_gb": 96,
+        "bf16_tflops": 500,
+        "fp32_tflops": None,
+        "mem_bw_gbs": 1792,
+    },
 }
 
 # Reference rows used to fit the spec model: tensor-core GPUs whose factor is a direct
 # same-harness measurement of that exact GPU. Excluded (with reason, listed in GPUS.md):
 FIT_ROWS = (
-    "V100 SXM2 16GB", "V100 PCIe 32GB", "A10", "A100 40GB SXM", "A100 80GB SXM",
-    "A100 40GB PCIe", "A100 80GB PCIe", "H100 SXM", "H100 PCIe", "H200 SXM", "B200",
+    "V100 SXM2 16GB",
+    "V100 PCIe 32GB",
+    "A10",
+    "A100 40GB SXM",
+    "A100 80GB SXM",
+    "A100 40GB PCIe",
+    "A100 80GB PCIe",
+    "H100 SXM",
+    "H100 PCIe",
+    "H200 SXM",
+    "B200",
 )
 FIT_EXCLUDED = {
     "K80": "no tensor cores; FP32 CNN evidence only (shown as a validation point)",
@@ -185,8 +317,12 @@ FIT_EXCLUDED = {
     "MI300X": "indirect MLPerf mapping, different vendor/software stack",
 }
 # Architecture of non-canonical reference rows (for the architecture correction).
-REF_ARCH = {"V100 PCIe 32GB": "Volta", "A100 40GB PCIe": "Ampere", "H100 PCIe": "Hopper",
-            "A100 80GB SXM": "Ampere"}
+REF_ARCH = {
+    "V100 PCIe 32GB": "Volta",
+    "A100 40GB PCIe": "Ampere",
+    "H100 PCIe": "Hopper",
+    "A100 80GB SXM": "Ampere",
+}
 # Measured rows that inform the per-architecture correction (fit rows + these).
 ARCH_EXTRA = ("K80", "P100 PCIe 16GB", "L40S")
 
@@ -222,15 +358,19 @@ def fit_model(ref: pd.DataFrame) -> Fit:
     xs, ys, pts = [], [], []
     for name in FIT_ROWS:
         row = ref.loc[name]
-        c, b, r = (float(row["bf16_tflops_dense"]), float(row["mem_bw_gbs"]),
-                   float(row["rel_train_throughput_a100"]))
+        c, b, r = (
+            float(row["bf16_tflops_dense"]),
+            float(row["mem_bw_gbs"]),
+            float(row["rel_train_throughput_a100"]),
+        )
         lb = math.log(b / REF_BW)
         xs.append(math.log(c / REF_BF16) - lb)
         ys.append(math.log(r) - lb)
         pts.append((name, c, b, r))
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in xs)
+        (x - mx) ** 2 for x in xs
+    )
     k = math.exp(my - a * mx)
     fit = Fit(k, a, len(pts), 0.0, [])
     errs = []
@@ -267,8 +407,10 @@ def arch_corrections(ref: pd.DataFrame, fit: Fit) -> dict[str, tuple[float, list
         assert c is not None
         ratio = float(row["rel_train_throughput_a100"]) / fit.model(c, float(row["mem_bw_gbs"]))
         groups.setdefault(arch_of(name), []).append((name, ratio))
-    return {arch: (math.exp(statistics.fmean(math.log(r) for _, r in items)),
-                   [n for n, _ in items]) for arch, items in groups.items()}
+    return {
+        arch: (math.exp(statistics.fmean(math.log(r) for _, r in items)), [n for n, _ in items])
+        for arch, items in groups.items()
+    }
 
 
 def check_aliases(df: pd.DataFrame) -> None:
@@ -320,14 +462,15 @@ def build(ref_dir: Path) -> Built:
     rho = arch_corrections(ref, fit)
     rows = []
     raw_estimates: dict[str, float] = {}
-    formula = (f"rel = rho_arch x {fit.k:.3f} x (C/312)^{fit.a:.3f} x "
-               f"(B/2039)^{1 - fit.a:.3f}")
+    formula = f"rel = rho_arch x {fit.k:.3f} x (C/312)^{fit.a:.3f} x (B/2039)^{1 - fit.a:.3f}"
     for c in CANON:
         if c.ref_row is not None:
             r = ref.loc[c.ref_row]
             spec: dict[str, float | None] = {
-                "tdp_w": r["tdp_w"], "memory_gb": r["memory_gb"],
-                "bf16_tflops": r["bf16_tflops_dense"], "fp32_tflops": r["fp32_tflops"],
+                "tdp_w": r["tdp_w"],
+                "memory_gb": r["memory_gb"],
+                "bf16_tflops": r["bf16_tflops_dense"],
+                "fp32_tflops": r["fp32_tflops"],
                 "mem_bw_gbs": r["mem_bw_gbs"],
             }
             vendor = str(r["vendor"])
@@ -354,18 +497,31 @@ def build(ref_dir: Path) -> Built:
             corr = rho.get(c.arch, (1.0, []))[0]
             rel = sig2(raw * corr)
             basis = "estimated"
-            corr_txt = (f"rho_{c.arch}={corr:.2f}" if c.arch in rho
-                        else f"no measured {c.arch} GPU so rho=1")
-            source = (f"estimated from specs: {formula} ({corr_txt}), fitted on {fit.n} measured "
-                      f"GPUs (median abs error {fit.median_abs_err * 100:.0f}%)")
-        rows.append({
-            "gpu": c.gpu, "aliases": ";".join(c.aliases), "vendor": vendor,
-            "tdp_w": round(spec["tdp_w"]) if spec["tdp_w"] is not None else None,
-            "memory_gb": spec["memory_gb"], "bf16_tflops": spec["bf16_tflops"],
-            "fp32_tflops": spec["fp32_tflops"], "mem_bw_gbs": spec["mem_bw_gbs"],
-            "rel_throughput": rel, "throughput_basis": basis, "throughput_source": source,
-            "spec_source": spec_source,
-        })
+            corr_txt = (
+                f"rho_{c.arch}={corr:.2f}"
+                if c.arch in rho
+                else f"no measured {c.arch} GPU so rho=1"
+            )
+            source = (
+                f"estimated from specs: {formula} ({corr_txt}), fitted on {fit.n} measured "
+                f"GPUs (median abs error {fit.median_abs_err * 100:.0f}%)"
+            )
+        rows.append(
+            {
+                "gpu": c.gpu,
+                "aliases": ";".join(c.aliases),
+                "vendor": vendor,
+                "tdp_w": round(spec["tdp_w"]) if spec["tdp_w"] is not None else None,
+                "memory_gb": spec["memory_gb"],
+                "bf16_tflops": spec["bf16_tflops"],
+                "fp32_tflops": spec["fp32_tflops"],
+                "mem_bw_gbs": spec["mem_bw_gbs"],
+                "rel_throughput": rel,
+                "throughput_basis": basis,
+                "throughput_source": source,
+                "spec_source": spec_source,
+            }
+        )
     df = pd.DataFrame(rows, columns=COLUMNS)
     if df["tdp_w"].isna().any() or df["memory_gb"].isna().any():
         raise SystemExit("every GPU needs tdp_w and memory_gb")
@@ -394,13 +550,19 @@ def evidence_table(ref_dir: Path) -> str:
     d = pd.read_csv(path, encoding="utf-8-sig")
     d = d[d["ratio"] > 0]
     g = d.groupby("gpu", sort=True)["ratio"].agg(
-        n="size", geomean=lambda s: math.exp(sum(math.log(x) for x in s) / len(s)),
-        lo="min", hi="max")
-    lines = ["| benchmark row (derived file) | n | geomean | min | max |",
-             "| --- | --- | --- | --- | --- |"]
+        n="size",
+        geomean=lambda s: math.exp(sum(math.log(x) for x in s) / len(s)),
+        lo="min",
+        hi="max",
+    )
+    lines = [
+        "| benchmark row (derived file) | n | geomean | min | max |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, r in g.iterrows():
-        lines.append(f"| {name} | {int(r['n'])} | {r['geomean']:.2f} | {r['lo']:.2f} | "
-                     f"{r['hi']:.2f} |")
+        lines.append(
+            f"| {name} | {int(r['n'])} | {r['geomean']:.2f} | {r['lo']:.2f} | {r['hi']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -408,17 +570,35 @@ def crosscheck_table(df: pd.DataFrame, ref_dir: Path) -> str:
     ml = pd.read_csv(ref_dir / "mlco2-impact" / "gpus.csv", encoding="utf-8-sig")
     ml.columns = [c.strip() for c in ml.columns]
     ml = ml.set_index("name")
-    ga = pd.read_csv(ref_dir / "green-algorithms" / "TDP_gpu.csv", skiprows=[0],
-                     encoding="utf-8-sig").set_index("model")
-    ml_map = {"K80": "Tesla K80", "P100": "Tesla P100", "V100": "Tesla V100-SXM2-16GB",
-              "V100-32GB": "Tesla V100-SXM2-32GB", "T4": "T4", "A10G": "A10G", "L4": "L4",
-              "L40S": "L40S", "A100-80GB": "A100 SXM4 80 GB", "A100-80GB-PCIE":
-              "A100 PCIe 40/80GB", "H100": "H100 SXM", "H100-NVL": "H100 NVL"}
-    ga_map = {"K80": "NVIDIA Tesla K80", "P4": "NVIDIA Tesla P4", "P100": "NVIDIA Tesla P100",
-              "V100": "NVIDIA Tesla V100", "T4": "NVIDIA Tesla T4",
-              "A100-80GB-PCIE": "NVIDIA A100 80GB PCIe"}
-    lines = ["| gpu | tdp_w (here) | mlco2-impact tdp_watts | green-algorithms TDP | note |",
-             "| --- | --- | --- | --- | --- |"]
+    ga = pd.read_csv(
+        ref_dir / "green-algorithms" / "TDP_gpu.csv", skiprows=[0], encoding="utf-8-sig"
+    ).set_index("model")
+    ml_map = {
+        "K80": "Tesla K80",
+        "P100": "Tesla P100",
+        "V100": "Tesla V100-SXM2-16GB",
+        "V100-32GB": "Tesla V100-SXM2-32GB",
+        "T4": "T4",
+        "A10G": "A10G",
+        "L4": "L4",
+        "L40S": "L40S",
+        "A100-80GB": "A100 SXM4 80 GB",
+        "A100-80GB-PCIE": "A100 PCIe 40/80GB",
+        "H100": "H100 SXM",
+        "H100-NVL": "H100 NVL",
+    }
+    ga_map = {
+        "K80": "NVIDIA Tesla K80",
+        "P4": "NVIDIA Tesla P4",
+        "P100": "NVIDIA Tesla P100",
+        "V100": "NVIDIA Tesla V100",
+        "T4": "NVIDIA Tesla T4",
+        "A100-80GB-PCIE": "NVIDIA A100 80GB PCIe",
+    }
+    lines = [
+        "| gpu | tdp_w (here) | mlco2-impact tdp_watts | green-algorithms TDP | note |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     notes = {
         "K80": "others give the 2-die board (300 W); clouds expose one die",
         "V100": "mlco2 row reads 250 W for SXM2 16GB (datasheet 300 W)",
@@ -431,18 +611,23 @@ def crosscheck_table(df: pd.DataFrame, ref_dir: Path) -> str:
         a = ga.loc[ga_map[g], "TDP"] if g in ga_map else ""
         if m == "" and a == "":
             continue
-        lines.append(f"| {g} | {r['tdp_w']} | {fmt_num(m) if m != '' else ''} | "
-                     f"{fmt_num(a) if a != '' else ''} | {notes.get(g, '')} |")
+        lines.append(
+            f"| {g} | {r['tdp_w']} | {fmt_num(m) if m != '' else ''} | "
+            f"{fmt_num(a) if a != '' else ''} | {notes.get(g, '')} |"
+        )
     return "\n".join(lines)
 
 
 def write_report(b: Built, ref_dir: Path, path: Path) -> None:
     df, fit = b.table, b.fit
-    fit_lines = ["| reference row | C (TFLOPS) | B (GB/s) | measured | model | residual |",
-                 "| --- | --- | --- | --- | --- | --- |"]
+    fit_lines = [
+        "| reference row | C (TFLOPS) | B (GB/s) | measured | model | residual |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, c, bw, r, m in fit.rows:
         fit_lines.append(
-            f"| {name} | {c:g} | {bw:g} | {r:g} | {m:.3f} | {(m / r - 1) * 100:+.0f}% |")
+            f"| {name} | {c:g} | {bw:g} | {r:g} | {m:.3f} | {(m / r - 1) * 100:+.0f}% |"
+        )
     ref = load_reference(ref_dir)
     for name in ("K80", "P100 PCIe 16GB", "L40S", "A10G", "MI300X"):
         row = ref.loc[name]
@@ -450,28 +635,51 @@ def write_report(b: Built, ref_dir: Path, path: Path) -> None:
         assert rate is not None
         model = fit.model(rate, float(row["mem_bw_gbs"]))
         meas = float(row["rel_train_throughput_a100"])
-        fit_lines.append(f"| {name} (not fitted) | {rate:g} | {row['mem_bw_gbs']:g} | "
-                         f"{meas:g} | {model:.3f} | {(model / meas - 1) * 100:+.0f}% |")
+        fit_lines.append(
+            f"| {name} (not fitted) | {rate:g} | {row['mem_bw_gbs']:g} | "
+            f"{meas:g} | {model:.3f} | {(model / meas - 1) * 100:+.0f}% |"
+        )
     rho_lines = ["| architecture | rho | from |", "| --- | --- | --- |"]
     for arch_name, (val, names) in sorted(b.rho.items()):
         rho_lines.append(f"| {arch_name} | {val:.3f} | {', '.join(names)} |")
-    est_lines = ["| gpu | arch | C | B | model (rho=1) | rho | rel_throughput |",
-                 "| --- | --- | --- | --- | --- | --- | --- |"]
+    est_lines = [
+        "| gpu | arch | C | B | model (rho=1) | rho | rel_throughput |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     arch = {c.gpu: c.arch for c in CANON}
     for _, est in df[df["throughput_basis"] == "estimated"].iterrows():
         g = est["gpu"]
         rate = compute_rate(est["bf16_tflops"], est["fp32_tflops"])
         assert rate is not None
         rho = b.rho.get(arch[g], (1.0, []))[0]
-        est_lines.append(f"| {g} | {arch[g]} | {rate:g} | {est['mem_bw_gbs']:g} | "
-                         f"{b.raw_estimates[g]:.3f} | {rho:.2f} | {est['rel_throughput']:g} |")
-    main_lines = ["| gpu | tdp_w | memory_gb | bf16_tflops | fp32_tflops | mem_bw_gbs | "
-                  "rel_throughput | basis |", "|" + " --- |" * 8]
+        est_lines.append(
+            f"| {g} | {arch[g]} | {rate:g} | {est['mem_bw_gbs']:g} | "
+            f"{b.raw_estimates[g]:.3f} | {rho:.2f} | {est['rel_throughput']:g} |"
+        )
+    main_lines = [
+        "| gpu | tdp_w | memory_gb | bf16_tflops | fp32_tflops | mem_bw_gbs | "
+        "rel_throughput | basis |",
+        "|" + " --- |" * 8,
+    ]
     for _, r in df.iterrows():
-        main_lines.append("| " + " | ".join(
-            [r["gpu"], str(r["tdp_w"])] + [fmt_num(r[c]) for c in (
-                "memory_gb", "bf16_tflops", "fp32_tflops", "mem_bw_gbs", "rel_throughput")]
-            + [r["throughput_basis"]]) + " |")
+        main_lines.append(
+            "| "
+            + " | ".join(
+                [r["gpu"], str(r["tdp_w"])]
+                + [
+                    fmt_num(r[c])
+                    for c in (
+                        "memory_gb",
+                        "bf16_tflops",
+                        "fp32_tflops",
+                        "mem_bw_gbs",
+                        "rel_throughput",
+                    )
+                ]
+                + [r["throughput_basis"]]
+            )
+            + " |"
+        )
     mapping = "\n".join(f"| {c.gpu} | {c.ref_row or '(datasheet)'} | {c.arch} |" for c in CANON)
     datasheet = "\n".join(f"- **{c.gpu}**: {c.spec_note}." for c in CANON if c.ref_row is None)
     excluded = "\n".join(f"- {k}: {v}" for k, v in FIT_EXCLUDED.items())
@@ -537,7 +745,7 @@ The fit is dominated by memory bandwidth (1 - a = {1 - fit.a:.2f}).
 `rho_arch` is the geometric mean of measured / model over the measured GPUs of the same
 architecture (1 where none was measured). It keeps an estimate consistent with its measured
 siblings: without it B300 (same C and B as B200) would be estimated at
-{b.raw_estimates.get('B300', float('nan')):.2f}, although B200 with the same specs measures 3.3
+{b.raw_estimates.get("B300", float("nan")):.2f}, although B200 with the same specs measures 3.3
 (the model overshoots the measured B200 by {(fit.rows[-1][4] / fit.rows[-1][3] - 1) * 100:.0f}%).
 
 Fit rows and residuals (residual = model / measured - 1; the last rows were not fitted and

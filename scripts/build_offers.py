@@ -32,8 +32,19 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 
 OFFER_COLUMNS = [
-    "provider", "region", "instance_type", "gpu", "gpu_count", "vcpus", "memory_gib",
-    "usd_per_hour", "spot_usd_per_hour", "zones", "price_as_of", "price_source", "spot_source",
+    "provider",
+    "region",
+    "instance_type",
+    "gpu",
+    "gpu_count",
+    "vcpus",
+    "memory_gib",
+    "usd_per_hour",
+    "spot_usd_per_hour",
+    "zones",
+    "price_as_of",
+    "price_source",
+    "spot_source",
     "note",
 ]
 EXCLUDED_COLUMNS = ["provider", "region", "instance_type", "gpu_name_in_source", "reason"]
@@ -55,11 +66,31 @@ GCP_DATE_NOTE = "date approximate: commit undated, dated like the AWS v8 file (>
 SKY_AZURE_AS_OF = "2026-06-18"
 SKY_AZURE_DATE_NOTE = "date approximate: undated, matches 2026-06-18 karpenter prices"
 
-CANONICAL_GPUS = frozenset({
-    "K80", "P4", "P100", "V100", "V100-32GB", "T4", "A10G", "A10", "L4", "L40S", "A100",
-    "A100-80GB", "A100-80GB-PCIE", "H100", "H100-NVL", "H200", "B200", "B300", "GB200", "MI300X",
-    "RTX-PRO-6000",
-})
+CANONICAL_GPUS = frozenset(
+    {
+        "K80",
+        "P4",
+        "P100",
+        "V100",
+        "V100-32GB",
+        "T4",
+        "A10G",
+        "A10",
+        "L4",
+        "L40S",
+        "A100",
+        "A100-80GB",
+        "A100-80GB-PCIE",
+        "H100",
+        "H100-NVL",
+        "H200",
+        "B200",
+        "B300",
+        "GB200",
+        "MI300X",
+        "RTX-PRO-6000",
+    }
+)
 
 # GPUs that are left out on purpose: graphics/visualisation/media parts, FPGAs.
 NOT_TRAINING_GPU = {
@@ -112,8 +143,13 @@ def groups(frame: pd.DataFrame, keys: list[str]) -> Iterator[tuple[list[str], pd
 
 def excluded(provider: str, region: str, instance_type: str, gpu: str, reason: str) -> dict:
     """One row of the exclusion table."""
-    return {"provider": provider, "region": region, "instance_type": instance_type,
-            "gpu_name_in_source": gpu, "reason": reason}
+    return {
+        "provider": provider,
+        "region": region,
+        "instance_type": instance_type,
+        "gpu_name_in_source": gpu,
+        "reason": reason,
+    }
 
 
 def check_spot(spot: float | None, price: float) -> tuple[float | None, str]:
@@ -134,17 +170,30 @@ def relative_price_notes(offers: pd.DataFrame) -> pd.Series:
     price = offers["usd_per_hour"].astype(float)
     rel = price / offers.groupby("instance_type")["usd_per_hour"].transform("median")
     notes = [
-        f"price {r:.2f}x the median of this size over regions" if r < REL_LOW or r > REL_HIGH
-        else "" for r in rel
+        f"price {r:.2f}x the median of this size over regions"
+        if r < REL_LOW or r > REL_HIGH
+        else ""
+        for r in rel
     ]
     return pd.Series(notes, index=offers.index)
 
 
 # --- AWS ----------------------------------------------------------------------------------------
 AWS_GPU = {
-    "V100": "V100", "V100-32GB": "V100-32GB", "A100": "A100", "A100-80GB": "A100-80GB",
-    "H100": "H100", "H200": "H200", "B200": "B200", "B300": "B300", "T4": "T4", "T4g": "T4",
-    "A10G": "A10G", "L4": "L4", "L40S": "L40S", "RTX PRO Server 6000": "RTX-PRO-6000",
+    "V100": "V100",
+    "V100-32GB": "V100-32GB",
+    "A100": "A100",
+    "A100-80GB": "A100-80GB",
+    "H100": "H100",
+    "H200": "H200",
+    "B200": "B200",
+    "B300": "B300",
+    "T4": "T4",
+    "T4g": "T4",
+    "A10G": "A10G",
+    "L4": "L4",
+    "L40S": "L40S",
+    "RTX PRO Server 6000": "RTX-PRO-6000",
 }
 
 
@@ -156,26 +205,47 @@ def is_local_zone(az_id: str) -> bool:
 def build_aws(ref: Path) -> tuple[list[dict], list[dict]]:
     """AWS: aggregate the per-AZ-ID rows of both AWS files to one row per region."""
     cat = ref / "skypilot-catalog"
-    rows = pd.concat([pd.read_csv(cat / "aws_vms_gpu_p_family.csv"),
-                      pd.read_csv(cat / "aws_vms_gpu_g_family.csv")], ignore_index=True)
+    rows = pd.concat(
+        [
+            pd.read_csv(cat / "aws_vms_gpu_p_family.csv"),
+            pd.read_csv(cat / "aws_vms_gpu_g_family.csv"),
+        ],
+        ignore_index=True,
+    )
     offers: list[dict] = []
     skipped: list[dict] = []
     for (region, itype), grp in groups(rows, ["Region", "InstanceType"]):
         src_gpu = str(grp["AcceleratorName"].iloc[0])
         if src_gpu in NOT_TRAINING_GPU:
-            skipped.append(excluded("aws", region, itype, src_gpu,
-                                    f"not a training GPU: {NOT_TRAINING_GPU[src_gpu]}"))
+            skipped.append(
+                excluded(
+                    "aws",
+                    region,
+                    itype,
+                    src_gpu,
+                    f"not a training GPU: {NOT_TRAINING_GPU[src_gpu]}",
+                )
+            )
             continue
         if src_gpu not in AWS_GPU:
             skipped.append(excluded("aws", region, itype, src_gpu, "no canonical GPU name"))
             continue
         prices = grp["Price"].dropna()
         if prices.empty:
-            skipped.append(excluded(
-                "aws", region, itype, src_gpu,
-                "no on-demand price: empty Price = capacity-reservation (Capacity Blocks) only"
-                + ("; the catalog's spot prices for it are ignored"
-                   if grp["SpotPrice"].notna().any() else "")))
+            skipped.append(
+                excluded(
+                    "aws",
+                    region,
+                    itype,
+                    src_gpu,
+                    "no on-demand price: empty Price = capacity-reservation (Capacity Blocks) only"
+                    + (
+                        "; the catalog's spot prices for it are ignored"
+                        if grp["SpotPrice"].notna().any()
+                        else ""
+                    ),
+                )
+            )
             continue
         if (prices <= 0).any():
             skipped.append(excluded("aws", region, itype, src_gpu, "zero price: Price <= 0"))
@@ -213,10 +283,18 @@ def aws_offer(region: str, itype: str, grp: pd.DataFrame, gpu: str) -> dict:
         notes.append("arm64 (Graviton2) host; GPU is the T4G variant of the T4")
     first = grp.iloc[0]
     return {
-        "provider": "aws", "region": region, "instance_type": itype, "gpu": gpu,
-        "gpu_count": count, "vcpus": first["vCPUs"], "memory_gib": first["MemoryGiB"],
-        "usd_per_hour": price, "spot_usd_per_hour": spot, "zones": len(regular),
-        "price_as_of": SKYPILOT_AS_OF, "price_source": f"{AWS_SRC}; {SKYPILOT_DATE_NOTE}",
+        "provider": "aws",
+        "region": region,
+        "instance_type": itype,
+        "gpu": gpu,
+        "gpu_count": count,
+        "vcpus": first["vCPUs"],
+        "memory_gib": first["MemoryGiB"],
+        "usd_per_hour": price,
+        "spot_usd_per_hour": spot,
+        "zones": len(regular),
+        "price_as_of": SKYPILOT_AS_OF,
+        "price_source": f"{AWS_SRC}; {SKYPILOT_DATE_NOTE}",
         "spot_source": f"{AWS_SRC} (min over the region's AZs)" if spot is not None else "",
         "note": join_notes(notes),
     }
@@ -224,8 +302,16 @@ def aws_offer(region: str, itype: str, grp: pd.DataFrame, gpu: str) -> dict:
 
 # --- GCP ----------------------------------------------------------------------------------------
 GCP_GPU = {
-    "A100": "A100", "A100-80GB": "A100-80GB", "H100": "H100", "H100-MEGA": "H100",
-    "H200": "H200", "B200": "B200", "L4": "L4", "T4": "T4", "V100": "V100", "P100": "P100",
+    "A100": "A100",
+    "A100-80GB": "A100-80GB",
+    "H100": "H100",
+    "H100-MEGA": "H100",
+    "H200": "H200",
+    "B200": "B200",
+    "L4": "L4",
+    "T4": "T4",
+    "V100": "V100",
+    "P100": "P100",
     "P4": "P4",
 }
 G2_L4_COUNT = {4: 1, 8: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8}
@@ -286,20 +372,32 @@ def gcp_zone_pairs(ref: Path) -> tuple[pd.DataFrame, list[dict]]:
     mapped = hosts["InstanceType"].map(gcp_host_accelerator)
     for itype in sorted(hosts.loc[mapped.isna(), "InstanceType"].unique()):
         for region in sorted(hosts.loc[hosts["InstanceType"] == itype, "Region"].unique()):
-            skipped.append(excluded("gcp", region, itype, "", "no canonical GPU name: "
-                                    "machine type not in the GPU map"))
+            skipped.append(
+                excluded(
+                    "gcp",
+                    region,
+                    itype,
+                    "",
+                    "no canonical GPU name: machine type not in the GPU map",
+                )
+            )
     hosts = hosts[mapped.notna()].copy()
     hosts["acc"] = mapped[mapped.notna()].map(lambda t: t[0])
     hosts["count"] = mapped[mapped.notna()].map(lambda t: t[1])
     hosts["n1"] = False
     key = ["acc", "count", "Region", "AvailabilityZone"]
     acc_rows = accs.rename(columns={"AcceleratorName": "acc", "AcceleratorCount": "count"})
-    n1_accs = acc_rows[~acc_rows.set_index(["acc", "count"]).index.isin(
-        hosts.set_index(["acc", "count"]).index)]
+    n1_accs = acc_rows[
+        ~acc_rows.set_index(["acc", "count"]).index.isin(hosts.set_index(["acc", "count"]).index)
+    ]
     n1_hosts = n1_default_hosts(n1_accs, n1)
     pairs = pd.concat([hosts, n1_hosts], ignore_index=True).merge(
-        acc_rows[[*key, "Price", "SpotPrice"]], on=key, how="outer", suffixes=("", "_acc"),
-        indicator=True)
+        acc_rows[[*key, "Price", "SpotPrice"]],
+        on=key,
+        how="outer",
+        suffixes=("", "_acc"),
+        indicator=True,
+    )
     return pairs, skipped
 
 
@@ -324,22 +422,38 @@ def build_gcp(ref: Path) -> tuple[list[dict], list[dict]]:
     lone_accs = pairs[pairs["_merge"] == "right_only"]
     for (acc, count, region), _ in groups(lone_accs, ["acc", "count", "Region"]):
         host = gcp_expected_host(acc, int(float(count)))
-        skipped.append(excluded("gcp", region, host, f"{acc}:{count}",
-                                "incomplete GCP price: accelerator row has no host VM row "
-                                "in the same zone"))
+        skipped.append(
+            excluded(
+                "gcp",
+                region,
+                host,
+                f"{acc}:{count}",
+                "incomplete GCP price: accelerator row has no host VM row in the same zone",
+            )
+        )
     lone_hosts = pairs[pairs["_merge"] == "left_only"]
     for (itype, acc, count, region), _ in groups(
-            lone_hosts, ["InstanceType", "acc", "count", "Region"]):
-        skipped.append(excluded("gcp", region, itype, f"{acc}:{count}",
-                                "incomplete GCP price: host VM row has no accelerator row "
-                                "in the same zone"))
+        lone_hosts, ["InstanceType", "acc", "count", "Region"]
+    ):
+        skipped.append(
+            excluded(
+                "gcp",
+                region,
+                itype,
+                f"{acc}:{count}",
+                "incomplete GCP price: host VM row has no accelerator row in the same zone",
+            )
+        )
     both = pairs[pairs["_merge"] == "both"]
     offers: list[dict] = []
     for (region, itype), grp in groups(both, ["Region", "InstanceType"]):
         offer, reason = gcp_offer(region, itype, grp)
         if offer is None:
-            skipped.append(excluded("gcp", region, itype,
-                                    f"{grp['acc'].iloc[0]}:{grp['count'].iloc[0]}", reason))
+            skipped.append(
+                excluded(
+                    "gcp", region, itype, f"{grp['acc'].iloc[0]}:{grp['count'].iloc[0]}", reason
+                )
+            )
         else:
             offers.append(offer)
     return flag_gcp_anomalies(offers, skipped)
@@ -350,8 +464,13 @@ def gcp_expected_host(acc: str, count: int) -> str:
     names = {("A100", 16): "a2-megagpu-16g", ("H100-MEGA", 8): "a3-megagpu-8g"}
     if (acc, count) in names:
         return names[(acc, count)]
-    prefix = {"A100": "a2-highgpu", "A100-80GB": "a2-ultragpu", "H100": "a3-highgpu",
-              "H200": "a3-ultragpu", "B200": "a4-highgpu"}.get(acc)
+    prefix = {
+        "A100": "a2-highgpu",
+        "A100-80GB": "a2-ultragpu",
+        "H100": "a3-highgpu",
+        "H200": "a3-ultragpu",
+        "B200": "a4-highgpu",
+    }.get(acc)
     return f"{prefix}-{count}g" if prefix else f"(accelerator row {acc}x{count})"
 
 
@@ -384,21 +503,28 @@ def gcp_offer(region: str, itype: str, grp: pd.DataFrame) -> tuple[dict | None, 
     if itype == "a4-highgpu-8g":
         notes.append("host row is 0.0 in source; the B200 row carries the whole price")
     return {
-        "provider": "gcp", "region": region, "instance_type": itype, "gpu": GCP_GPU[acc],
-        "gpu_count": float(first["count"]), "vcpus": first["vCPUs"],
-        "memory_gib": first["MemoryGiB"], "usd_per_hour": price, "spot_usd_per_hour": spot,
-        "zones": len(grp), "price_as_of": SKYPILOT_AS_OF,
+        "provider": "gcp",
+        "region": region,
+        "instance_type": itype,
+        "gpu": GCP_GPU[acc],
+        "gpu_count": float(first["count"]),
+        "vcpus": first["vCPUs"],
+        "memory_gib": first["MemoryGiB"],
+        "usd_per_hour": price,
+        "spot_usd_per_hour": spot,
+        "zones": len(grp),
+        "price_as_of": SKYPILOT_AS_OF,
         "price_source": f"{GCP_SRC} host+GPU rows; {GCP_DATE_NOTE}",
         "spot_source": f"{GCP_SRC} host+GPU rows (min over zones)" if spot is not None else "",
         "note": join_notes(notes),
-        "_ratio": float((grp["Price_acc"] / grp["Price"]).min()) if (grp["Price"] > 0).all()
+        "_ratio": float((grp["Price_acc"] / grp["Price"]).min())
+        if (grp["Price"] > 0).all()
         else None,
         "_acc_price": float(grp["Price_acc"].min()),
     }, ""
 
 
-def flag_gcp_anomalies(offers: list[dict],
-                       skipped: list[dict]) -> tuple[list[dict], list[dict]]:
+def flag_gcp_anomalies(offers: list[dict], skipped: list[dict]) -> tuple[list[dict], list[dict]]:
     """Drop GCP offers whose GPU price does not follow the region's price level.
 
     On GCP the accelerator and the host VM are priced per region with the same regional level,
@@ -415,19 +541,33 @@ def flag_gcp_anomalies(offers: list[dict],
     for i, offer in enumerate(offers):
         r, ref = ratio.iloc[i], typical.iloc[i]
         if pd.notna(r) and r < GCP_RATIO_FLOOR * ref:
-            skipped.append(excluded(
-                "gcp", offer["region"], offer["instance_type"], offer["gpu"],
-                f"price anomaly: GPU row {fmt_num(offer['_acc_price'], 6)} $/h is "
-                f"{r:.2f}x the host price vs {ref:.2f}x typical for this machine type, "
-                f"so not the regional list on-demand price (instance on-demand "
-                f"{fmt_num(offer['usd_per_hour'], 6)}"
-                + (f", spot {fmt_num(offer['spot_usd_per_hour'], 6)}"
-                   if offer["spot_usd_per_hour"] is not None else "") + "; see OFFERS.md)"))
+            skipped.append(
+                excluded(
+                    "gcp",
+                    offer["region"],
+                    offer["instance_type"],
+                    offer["gpu"],
+                    f"price anomaly: GPU row {fmt_num(offer['_acc_price'], 6)} $/h is "
+                    f"{r:.2f}x the host price vs {ref:.2f}x typical for this machine type, "
+                    f"so not the regional list on-demand price (instance on-demand "
+                    f"{fmt_num(offer['usd_per_hour'], 6)}"
+                    + (
+                        f", spot {fmt_num(offer['spot_usd_per_hour'], 6)}"
+                        if offer["spot_usd_per_hour"] is not None
+                        else ""
+                    )
+                    + "; see OFFERS.md)",
+                )
+            )
             continue
         if pd.isna(r):
-            offer["note"] = join_notes([
-                offer["note"], "unverified price level: GCP B200 is 64.44 or 90.216 $/h "
-                "with no regional pattern"])
+            offer["note"] = join_notes(
+                [
+                    offer["note"],
+                    "unverified price level: GCP B200 is 64.44 or 90.216 $/h "
+                    "with no regional pattern",
+                ]
+            )
         kept.append({k: v for k, v in offer.items() if not k.startswith("_")})
     return kept, skipped
 
@@ -442,8 +582,15 @@ AZURE_GPU_BY_MODEL = {
     ("V100", "V100 16GB (NCv3)"): "V100",
     ("V100-32GB", "V100 SXM2 32GB"): "V100-32GB",
 }
-AZURE_GPU = {"H200": "H200", "GB200": "GB200", "MI300X": "MI300X", "T4": "T4", "A10": "A10",
-             "K80": "K80", "RTX PRO 6000 BSE": "RTX-PRO-6000"}
+AZURE_GPU = {
+    "H200": "H200",
+    "GB200": "GB200",
+    "MI300X": "MI300X",
+    "T4": "T4",
+    "A10": "A10",
+    "K80": "K80",
+    "RTX PRO 6000 BSE": "RTX-PRO-6000",
+}
 # Known defects in the SkyPilot Azure catalog: instance type -> correct GPU count.
 AZURE_GPU_COUNT_FIXES = {"Standard_ND96isr_H100_v5": 8}
 
@@ -467,13 +614,18 @@ def azure_skip_reason(row: pd.Series) -> str:
     if azure_canonical_gpu(gpu, row["gpu_model"]) is None:
         return "no canonical GPU name"
     if row["instance_type"].endswith("_Promo") and gpu == "K80":
-        return ("retired size: NC-series (K80) Promo size; Azure retired the NC series in 2023, "
-                "the meter is still priced but the size is very likely not deployable")
+        return (
+            "retired size: NC-series (K80) Promo size; Azure retired the NC series in 2023, "
+            "the meter is still priced but the size is very likely not deployable"
+        )
     if parse_count(row["gpu_count"]) is None:
         return "GPU count unknown: not given by the sources read for this size"
     if row["usd_per_hour"] == "":
-        return ("no on-demand price: karpenter value is the Windows meter, no Linux price found"
-                if "Windows meter" in row["note"] else "no on-demand price")
+        return (
+            "no on-demand price: karpenter value is the Windows meter, no Linux price found"
+            if "Windows meter" in row["note"]
+            else "no on-demand price"
+        )
     if float(row["usd_per_hour"]) <= 0:
         return "zero price: on-demand <= 0"
     return ""
@@ -488,8 +640,10 @@ def azure_sources(row: pd.Series) -> tuple[str, str, str]:
         as_of, src = row["as_of"][:10], RADAR_SRC
     else:
         as_of, src = SKY_AZURE_AS_OF, f"{SKY_AZURE_SRC}; {SKY_AZURE_DATE_NOTE}"
-    spot_src = {"azure-pricing-radar": RADAR_SRC,
-                "skypilot-catalog v8 (coopslarhette fork)": f"{SKY_AZURE_SRC}; date unknown"}
+    spot_src = {
+        "azure-pricing-radar": RADAR_SRC,
+        "skypilot-catalog v8 (coopslarhette fork)": f"{SKY_AZURE_SRC}; date unknown",
+    }
     return as_of, src, spot_src.get(row["spot_source"], "")
 
 
@@ -516,32 +670,43 @@ def azure_offer(row: pd.Series) -> dict:
     if radar and abs(float(radar) - price) > SPOT_EQUAL_TOLERANCE:
         notes.append(f"radar Linux on-demand on 2026-08-20 was {radar} (price changed?)")
     if "Windows meter" in row["note"]:
-        notes.append("karpenter's value is a Windows price; Linux price taken from "
-                     + ("radar" if row["ondemand_source"] == "azure-pricing-radar" else "SkyPilot"))
+        notes.append(
+            "karpenter's value is a Windows price; Linux price taken from "
+            + ("radar" if row["ondemand_source"] == "azure-pricing-radar" else "SkyPilot")
+        )
     if row["instance_type"].startswith("Standard_NCC"):
         notes.append("confidential-computing VM")
     return {
-        "provider": "azure", "region": row["region"], "instance_type": row["instance_type"],
-        "gpu": gpu, "gpu_count": count,
+        "provider": "azure",
+        "region": row["region"],
+        "instance_type": row["instance_type"],
+        "gpu": gpu,
+        "gpu_count": count,
         "vcpus": float(row["vcpus"]) if row["vcpus"] else None,
         "memory_gib": float(row["memory_gib"]) if row["memory_gib"] else None,
-        "usd_per_hour": price, "spot_usd_per_hour": spot, "zones": None,
-        "price_as_of": as_of, "price_source": price_src,
-        "spot_source": spot_src if spot is not None else "", "note": join_notes(notes),
+        "usd_per_hour": price,
+        "spot_usd_per_hour": spot,
+        "zones": None,
+        "price_as_of": as_of,
+        "price_source": price_src,
+        "spot_source": spot_src if spot is not None else "",
+        "note": join_notes(notes),
     }
 
 
 def build_azure(ref: Path) -> tuple[list[dict], list[dict]]:
     """Azure: the 52-region price file is the source; SkyPilot's US file is its predecessor."""
-    prices = pd.read_csv(ref / "azure-prices" / "azure_gpu_vm_prices_by_region.csv", dtype=str,
-                         keep_default_na=False)
+    prices = pd.read_csv(
+        ref / "azure-prices" / "azure_gpu_vm_prices_by_region.csv", dtype=str, keep_default_na=False
+    )
     offers: list[dict] = []
     skipped: list[dict] = []
     for _, row in prices.iterrows():
         reason = azure_skip_reason(row)
         if reason:
-            skipped.append(excluded("azure", row["region"], row["instance_type"],
-                                    row["gpu"], reason))
+            skipped.append(
+                excluded("azure", row["region"], row["instance_type"], row["gpu"], reason)
+            )
         else:
             offers.append(azure_offer(row))
     skipped.extend(azure_skypilot_only(ref, prices))
@@ -560,8 +725,10 @@ def azure_skypilot_only(ref: Path, prices: pd.DataFrame) -> list[dict]:
         if pd.isna(row["Price"]):
             reason = "no on-demand price: empty Price in the SkyPilot Azure catalog"
         else:
-            reason = ("retired size: SkyPilot Azure row with no meter in the 2026-06-18 Azure "
-                      "price list (size retired or no Linux meter)")
+            reason = (
+                "retired size: SkyPilot Azure row with no meter in the 2026-06-18 Azure "
+                "price list (size retired or no Linux meter)"
+            )
         out.append(excluded("azure", str(row["Region"]), str(row["InstanceType"]), gpu, reason))
     return out
 
@@ -576,8 +743,9 @@ def finalise_offers(offers: list[dict]) -> pd.DataFrame:
     for provider in ("aws", "azure"):
         mask = frame["provider"] == provider
         rel = relative_price_notes(frame[mask])
-        frame.loc[mask, "note"] = [join_notes([n, r]) for n, r in
-                                   zip(frame.loc[mask, "note"], rel, strict=True)]
+        frame.loc[mask, "note"] = [
+            join_notes([n, r]) for n, r in zip(frame.loc[mask, "note"], rel, strict=True)
+        ]
     frame = frame.sort_values(["provider", "region", "instance_type"], kind="mergesort")
     for col in ("usd_per_hour", "spot_usd_per_hour", "gpu_count", "vcpus"):
         frame[col] = frame[col].map(lambda v: fmt_num(v, PRICE_DECIMALS))
@@ -608,18 +776,32 @@ def md_table(frame: pd.DataFrame) -> str:
 
 def summary_tables(offers: pd.DataFrame, skipped: pd.DataFrame) -> dict[str, str]:
     """Counts per provider, GPUs per provider, exclusions by reason, anomaly lists."""
-    per = offers.groupby("provider").agg(
-        offers=("instance_type", "size"), regions=("region", "nunique"),
-        instance_types=("instance_type", "nunique"), gpus=("gpu", "nunique"),
-        with_spot=("spot_usd_per_hour", lambda s: int((s != "").sum()))).reset_index()
+    per = (
+        offers.groupby("provider")
+        .agg(
+            offers=("instance_type", "size"),
+            regions=("region", "nunique"),
+            instance_types=("instance_type", "nunique"),
+            gpus=("gpu", "nunique"),
+            with_spot=("spot_usd_per_hour", lambda s: int((s != "").sum())),
+        )
+        .reset_index()
+    )
     regions = offers.groupby("provider")["region"].apply(lambda s: ", ".join(sorted(set(s))))
     gpus = offers.groupby("provider")["gpu"].apply(lambda s: ", ".join(sorted(set(s))))
     category = skipped["reason"].str.split(":").str[0]
-    by_reason = (skipped.assign(reason=category).groupby(["provider", "reason"]).size()
-                 .reset_index(name="rows"))
+    by_reason = (
+        skipped.assign(reason=category)
+        .groupby(["provider", "reason"])
+        .size()
+        .reset_index(name="rows")
+    )
     anomalies = skipped[category == "price anomaly"]
-    anom = (anomalies.groupby(["instance_type"])["region"]
-            .apply(lambda s: ", ".join(sorted(s))).reset_index())
+    anom = (
+        anomalies.groupby(["instance_type"])["region"]
+        .apply(lambda s: ", ".join(sorted(s)))
+        .reset_index()
+    )
     noted = offers[offers["note"].str.contains("median of this size")]
     return {
         "per_provider": md_table(per),
@@ -628,16 +810,16 @@ def summary_tables(offers: pd.DataFrame, skipped: pd.DataFrame) -> dict[str, str
         "all_gpus": ", ".join(sorted(set(offers["gpu"]))),
         "by_reason": md_table(by_reason),
         "anomalies": md_table(anom.rename(columns={"region": "excluded regions"})),
-        "noted": md_table(noted[["provider", "region", "instance_type", "usd_per_hour",
-                                 "note"]]),
+        "noted": md_table(noted[["provider", "region", "instance_type", "usd_per_hour", "note"]]),
     }
 
 
 def write_doc(offers: pd.DataFrame, skipped: pd.DataFrame, path: Path) -> None:
     """Write data/OFFERS.md."""
     t = summary_tables(offers, skipped)
-    path.write_text(DOC_TEMPLATE.format(n_offers=len(offers), n_skipped=len(skipped), **t),
-                    encoding="utf-8")
+    path.write_text(
+        DOC_TEMPLATE.format(n_offers=len(offers), n_skipped=len(skipped), **t), encoding="utf-8"
+    )
 
 
 DOC_TEMPLATE = """\

@@ -34,9 +34,24 @@ DEFAULT_REFERENCE = REPO.parent / "shared" / "reference"
 DEFAULT_OUT = REPO / "data"
 
 COLUMNS = [
-    "provider", "region", "location", "country", "country_code", "subdivision", "lat", "lon",
-    "em_zone", "watttime_region", "gco2_per_kwh", "intensity_source", "intensity_year",
-    "intensity_basis", "em_annual_gco2_per_kwh", "pue", "pue_source", "pue_year",
+    "provider",
+    "region",
+    "location",
+    "country",
+    "country_code",
+    "subdivision",
+    "lat",
+    "lon",
+    "em_zone",
+    "watttime_region",
+    "gco2_per_kwh",
+    "intensity_source",
+    "intensity_year",
+    "intensity_basis",
+    "em_annual_gco2_per_kwh",
+    "pue",
+    "pue_source",
+    "pue_year",
 ]
 
 LBS_PER_MWH_TO_G_PER_KWH = 0.45359237
@@ -56,23 +71,53 @@ PROVIDER_NAMES = {
 
 # ISO 3166-1 alpha-2 -> (English name, alpha-3 used as the OWID key).
 COUNTRIES: dict[str, tuple[str, str]] = {
-    "AE": ("United Arab Emirates", "ARE"), "AU": ("Australia", "AUS"),
-    "BE": ("Belgium", "BEL"), "BH": ("Bahrain", "BHR"), "BR": ("Brazil", "BRA"),
-    "CA": ("Canada", "CAN"), "CH": ("Switzerland", "CHE"), "CL": ("Chile", "CHL"),
-    "DE": ("Germany", "DEU"), "ES": ("Spain", "ESP"), "FI": ("Finland", "FIN"),
-    "FR": ("France", "FRA"), "GB": ("United Kingdom", "GBR"), "HK": ("Hong Kong", "HKG"),
-    "ID": ("Indonesia", "IDN"), "IE": ("Ireland", "IRL"), "IL": ("Israel", "ISR"),
-    "IN": ("India", "IND"), "IT": ("Italy", "ITA"), "JP": ("Japan", "JPN"),
-    "KR": ("South Korea", "KOR"), "MX": ("Mexico", "MEX"), "MY": ("Malaysia", "MYS"),
-    "NL": ("Netherlands", "NLD"), "NO": ("Norway", "NOR"), "PL": ("Poland", "POL"),
-    "QA": ("Qatar", "QAT"), "SA": ("Saudi Arabia", "SAU"), "SE": ("Sweden", "SWE"),
-    "SG": ("Singapore", "SGP"), "TW": ("Taiwan", "TWN"), "US": ("United States", "USA"),
+    "AE": ("United Arab Emirates", "ARE"),
+    "AU": ("Australia", "AUS"),
+    "BE": ("Belgium", "BEL"),
+    "BH": ("Bahrain", "BHR"),
+    "BR": ("Brazil", "BRA"),
+    "CA": ("Canada", "CAN"),
+    "CH": ("Switzerland", "CHE"),
+    "CL": ("Chile", "CHL"),
+    "DE": ("Germany", "DEU"),
+    "ES": ("Spain", "ESP"),
+    "FI": ("Finland", "FIN"),
+    "FR": ("France", "FRA"),
+    "GB": ("United Kingdom", "GBR"),
+    "HK": ("Hong Kong", "HKG"),
+    "ID": ("Indonesia", "IDN"),
+    "IE": ("Ireland", "IRL"),
+    "IL": ("Israel", "ISR"),
+    "IN": ("India", "IND"),
+    "IT": ("Italy", "ITA"),
+    "JP": ("Japan", "JPN"),
+    "KR": ("South Korea", "KOR"),
+    "MX": ("Mexico", "MEX"),
+    "MY": ("Malaysia", "MYS"),
+    "NL": ("Netherlands", "NLD"),
+    "NO": ("Norway", "NOR"),
+    "PL": ("Poland", "POL"),
+    "QA": ("Qatar", "QAT"),
+    "SA": ("Saudi Arabia", "SAU"),
+    "SE": ("Sweden", "SWE"),
+    "SG": ("Singapore", "SGP"),
+    "TW": ("Taiwan", "TWN"),
+    "US": ("United States", "USA"),
     "ZA": ("South Africa", "ZAF"),
 }
 US_STATES = {
-    "US-AZ": "arizona", "US-CA": "california", "US-IA": "iowa", "US-IL": "illinois",
-    "US-NV": "nevada", "US-OH": "ohio", "US-OR": "oregon", "US-SC": "south carolina",
-    "US-TX": "texas", "US-UT": "utah", "US-VA": "virginia", "US-WA": "washington",
+    "US-AZ": "arizona",
+    "US-CA": "california",
+    "US-IA": "iowa",
+    "US-IL": "illinois",
+    "US-NV": "nevada",
+    "US-OH": "ohio",
+    "US-OR": "oregon",
+    "US-SC": "south carolina",
+    "US-TX": "texas",
+    "US-UT": "utah",
+    "US-VA": "virginia",
+    "US-WA": "washington",
     "US-WY": "wyoming",
 }
 CA_PROVINCES = {"CA-QC": "quebec", "CA-ON": "ontario"}
@@ -85,8 +130,13 @@ NORDIC_ZONE = {
 }
 # canada_energy_mix key -> carbon_intensity_per_source key (every generation source weighted).
 CANADA_SOURCE_FACTOR = {
-    "coal": "coal", "petroleum": "petroleum", "naturalGas": "natural_gas",
-    "nuclear": "nuclear", "hydro": "hydroelectricity", "wind": "wind", "solar": "solar",
+    "coal": "coal",
+    "petroleum": "petroleum",
+    "naturalGas": "natural_gas",
+    "nuclear": "nuclear",
+    "hydro": "hydroelectricity",
+    "wind": "wind",
+    "solar": "solar",
     "biomass": "biomass",
     "tidal": "hydroelectricity",  # no tidal factor upstream; hydro (26) is the closest
     "other": "fossil",  # unspecified; EPA average fossil (635) as a conservative choice
@@ -215,21 +265,38 @@ _METADATA_REJECT = {
 # Zone corrections applied on top of Cloud_Region_Metadata:
 # key -> (em zone, WattTime region or None to keep the metadata's, reason).
 _ZONE_REFINE: dict[tuple[str, str], tuple[str, str | None, str]] = {
-    ("aws", "eu-north-1"): ("SE-SE3", None, "metadata gives the country aggregate SE; "
-                            "Stockholm is in bidding zone SE3, the zone the intensity tier uses"),
-    ("azure", "swedencentral"): ("SE-SE3", None, "metadata gives the country aggregate SE; "
-                                 "Gävle and Sandviken are in bidding zone SE3"),
-    ("azure", "westcentralus"): ("US-NW-WACM", None, "only the estimate file has a zone "
-                                 "(US-NW-PACE), which contradicts the main file's WattTime "
-                                 "region WACM; Cheyenne, WY is in the WACM balancing area"),
-    ("azure", "northcentralus"): ("US-MIDA-PJM", "PJM_CHICAGO", "metadata maps Chicago to MISO "
-                                  "(US-MIDW-MISO / MISO_SPRINGFIELD), but the Chicago area "
-                                  "(ComEd) is in PJM; the WattTime id PJM_CHICAGO is from "
-                                  "knowledge and does not appear in the reference files"),
+    ("aws", "eu-north-1"): (
+        "SE-SE3",
+        None,
+        "metadata gives the country aggregate SE; "
+        "Stockholm is in bidding zone SE3, the zone the intensity tier uses",
+    ),
+    ("azure", "swedencentral"): (
+        "SE-SE3",
+        None,
+        "metadata gives the country aggregate SE; Gävle and Sandviken are in bidding zone SE3",
+    ),
+    ("azure", "westcentralus"): (
+        "US-NW-WACM",
+        None,
+        "only the estimate file has a zone "
+        "(US-NW-PACE), which contradicts the main file's WattTime "
+        "region WACM; Cheyenne, WY is in the WACM balancing area",
+    ),
+    ("azure", "northcentralus"): (
+        "US-MIDA-PJM",
+        "PJM_CHICAGO",
+        "metadata maps Chicago to MISO "
+        "(US-MIDW-MISO / MISO_SPRINGFIELD), but the Chicago area "
+        "(ComEd) is in PJM; the WattTime id PJM_CHICAGO is from "
+        "knowledge and does not appear in the reference files",
+    ),
 }
 # Location text for the rows whose hand-written location isn't ASCII-safe above.
 _LOCATION_UNICODE = {
-    "Sao Paulo": "São Paulo", "Gavle": "Gävle", "Queretaro": "Querétaro",
+    "Sao Paulo": "São Paulo",
+    "Gavle": "Gävle",
+    "Queretaro": "Querétaro",
 }
 
 
@@ -255,8 +322,9 @@ def parse_region_table() -> dict[tuple[str, str], RegionFacts]:
             raise SystemExit(f"duplicate hand-table row {key}")
         if cc not in COUNTRIES:
             raise SystemExit(f"{key}: unknown country code {cc}")
-        facts[key] = RegionFacts(prov, reg, _LOCATION_UNICODE.get(loc, loc), cc, sub,
-                                 float(lat), float(lon), em, wt)
+        facts[key] = RegionFacts(
+            prov, reg, _LOCATION_UNICODE.get(loc, loc), cc, sub, float(lat), float(lon), em, wt
+        )
     return facts
 
 
@@ -304,15 +372,19 @@ def load_metadata(ref: Path, facts: dict[tuple[str, str], RegionFacts]) -> pd.Da
         f = facts.get((row["provider"], row["region"]))
         if f is None:
             continue
-        if ((row["provider"], row["region"]) == ("azure", "northeurope")
-                and str(row["cfe-region"]) != COUNTRIES[f.country_code][0]):
+        if (row["provider"], row["region"]) == ("azure", "northeurope") and str(
+            row["cfe-region"]
+        ) != COUNTRIES[f.country_code][0]:
             continue
         keep.append(idx)
     return meta.loc[keep]
 
 
-def latest_value(meta: pd.DataFrame, key: tuple[str, str], col: str,
-                 ) -> tuple[object | None, int | None]:
+def latest_value(
+    meta: pd.DataFrame,
+    key: tuple[str, str],
+    col: str,
+) -> tuple[object | None, int | None]:
     """Latest non-empty value of col for key: main file first, then the estimate file."""
     sub = meta[(meta["provider"] == key[0]) & (meta["region"] == key[1])]
     sub = sub[sub[col].notna() & (sub[col].astype(str).str.strip() != "")]
@@ -329,8 +401,9 @@ def load_gcp_yearly(ref: Path) -> dict[int, dict[str, float]]:
     for path in sorted((ref / "gcp-region-carbon").glob("20*.csv")):
         df = pd.read_csv(path, encoding="utf-8-sig")
         col = next(c for c in df.columns if "grid carbon intensity" in c.lower())
-        out[int(path.stem)] = dict(zip(df["Google Cloud Region"], df[col].astype(float),
-                                       strict=True))
+        out[int(path.stem)] = dict(
+            zip(df["Google Cloud Region"], df[col].astype(float), strict=True)
+        )
     return out
 
 
@@ -358,11 +431,14 @@ class IntensityResolver:
         self.gcp = load_gcp_yearly(ref)
         self.usa = json.loads((cc / "usa_emissions_2023.json").read_text(encoding="utf-8-sig"))
         self.canada = json.loads(
-            (cc / "canada_energy_mix_2023.json").read_text(encoding="utf-8-sig"))
+            (cc / "canada_energy_mix_2023.json").read_text(encoding="utf-8-sig")
+        )
         self.factors = json.loads(
-            (cc / "carbon_intensity_per_source.json").read_text(encoding="utf-8-sig"))
-        self.nordic = json.loads(
-            (cc / "nordic_emissions.json").read_text(encoding="utf-8-sig"))["data"]
+            (cc / "carbon_intensity_per_source.json").read_text(encoding="utf-8-sig")
+        )
+        self.nordic = json.loads((cc / "nordic_emissions.json").read_text(encoding="utf-8-sig"))[
+            "data"
+        ]
         self.owid = json.loads((cc / "global_energy_mix.json").read_text(encoding="utf-8-sig"))
         egrid = self.usa["_source"]
         if int(egrid["year"]) != 2023 or egrid["field"] != "STC2ERTA":
@@ -373,49 +449,76 @@ class IntensityResolver:
         if f.provider == "gcp":
             for year in sorted(self.gcp, reverse=True):
                 if f.region in self.gcp[year]:
-                    return Intensity(self.gcp[year][f.region],
-                                     f"Google Cloud region-carbon-info {year} (Apache-2.0)",
-                                     year, "provider-region")
+                    return Intensity(
+                        self.gcp[year][f.region],
+                        f"Google Cloud region-carbon-info {year} (Apache-2.0)",
+                        year,
+                        "provider-region",
+                    )
         if f.subdivision in US_STATES:
             state = US_STATES[f.subdivision]
             lbs = float(self.usa[state]["emissions"])
-            return Intensity(lbs * LBS_PER_MWH_TO_G_PER_KWH,
-                             f"EPA eGRID2023 state STC2ERTA ({state.title()}) via CodeCarbon "
-                             "3.3.2", 2023, "subnational")
+            return Intensity(
+                lbs * LBS_PER_MWH_TO_G_PER_KWH,
+                f"EPA eGRID2023 state STC2ERTA ({state.title()}) via CodeCarbon 3.3.2",
+                2023,
+                "subnational",
+            )
         if f.subdivision in CA_PROVINCES:
             prov = CA_PROVINCES[f.subdivision]
             value = canada_intensity(self.canada[prov], self.factors)
-            return Intensity(value,
-                             f"CodeCarbon 3.3.2 canada_energy_mix 2023 ({prov.title()}) x "
-                             "CodeCarbon per-source factors, all sources", 2023, "subnational")
+            return Intensity(
+                value,
+                f"CodeCarbon 3.3.2 canada_energy_mix 2023 ({prov.title()}) x "
+                "CodeCarbon per-source factors, all sources",
+                2023,
+                "subnational",
+            )
         if key in NORDIC_ZONE:
             zone = NORDIC_ZONE[key]
             rec = self.nordic[zone]
-            return Intensity(float(rec["emission_factor"]),
-                             f"ENTSO-E {rec['year']} generation, bidding zone {zone} "
-                             "(Khepri v1.3) via CodeCarbon 3.3.2", int(rec["year"]), "subnational")
+            return Intensity(
+                float(rec["emission_factor"]),
+                f"ENTSO-E {rec['year']} generation, bidding zone {zone} "
+                "(Khepri v1.3) via CodeCarbon 3.3.2",
+                int(rec["year"]),
+                "subnational",
+            )
         iso3 = COUNTRIES[f.country_code][1]
         rec = self.owid.get(iso3)
         if rec is None or rec.get("carbon_intensity") in (None, ""):
-            raise SystemExit(f"{key}: no intensity at any tier (country {iso3}); refusing to "
-                             "fall back to a world average")
+            raise SystemExit(
+                f"{key}: no intensity at any tier (country {iso3}); refusing to "
+                "fall back to a world average"
+            )
         year = int(rec["year"])
-        return Intensity(float(rec["carbon_intensity"]),
-                         f"Our World in Data (Ember, Energy Institute) {year} via CodeCarbon",
-                         year, "country")
+        return Intensity(
+            float(rec["carbon_intensity"]),
+            f"Our World in Data (Ember, Energy Institute) {year} via CodeCarbon",
+            year,
+            "country",
+        )
 
 
 # ------------------------------------------------------------------------------- coordinates
 def coordinate_sources(ref: Path) -> dict[str, dict[str, tuple[float, float]]]:
-    picker = json.loads((ref / "gcp-region-carbon" / "region-picker" / "regions.json")
-                        .read_text(encoding="utf-8-sig"))
-    azure = json.loads((ref / "carbon-aware-sdk" / "azure-regions-location-source.json")
-                       .read_text(encoding="utf-8-sig"))
+    picker = json.loads(
+        (ref / "gcp-region-carbon" / "region-picker" / "regions.json").read_text(
+            encoding="utf-8-sig"
+        )
+    )
+    azure = json.loads(
+        (ref / "carbon-aware-sdk" / "azure-regions-location-source.json").read_text(
+            encoding="utf-8-sig"
+        )
+    )
     return {
-        "region-picker": {k: (float(v["latitude"]), float(v["longitude"]))
-                          for k, v in picker.items()},
-        "carbon-aware-sdk": {k: (float(v["Latitude"]), float(v["Longitude"]))
-                             for k, v in azure.items()},
+        "region-picker": {
+            k: (float(v["latitude"]), float(v["longitude"])) for k, v in picker.items()
+        },
+        "carbon-aware-sdk": {
+            k: (float(v["Latitude"]), float(v["Longitude"])) for k, v in azure.items()
+        },
     }
 
 
@@ -429,13 +532,20 @@ def parse_geolocation(text: object) -> tuple[float, float] | None:
 
 
 # ---------------------------------------------------------------------------------------- PUE
-def regional_pue(meta: pd.DataFrame, ccf_pue: dict[str, float], key: tuple[str, str],
-                 ) -> tuple[float, str, int] | None:
+def regional_pue(
+    meta: pd.DataFrame,
+    ccf_pue: dict[str, float],
+    key: tuple[str, str],
+) -> tuple[float, str, int] | None:
     provider, region = key
     if key in _METADATA_REJECT:
         return None
-    sub = meta[(meta["provider"] == provider) & (meta["region"] == region)
-               & (meta["file_rank"] == 0) & meta["power-usage-effectiveness"].notna()]
+    sub = meta[
+        (meta["provider"] == provider)
+        & (meta["region"] == region)
+        & (meta["file_rank"] == 0)
+        & meta["power-usage-effectiveness"].notna()
+    ]
     if provider == "azure":
         # Azure 2022 rows carry 1.12 (Microsoft's design PUE) even for regions that had not
         # opened yet; only the 2023 rows look like operating figures.
@@ -443,12 +553,17 @@ def regional_pue(meta: pd.DataFrame, ccf_pue: dict[str, float], key: tuple[str, 
     if not sub.empty:
         row = sub.sort_values("year", ascending=False).iloc[0]
         who = {"aws": "AWS", "gcp": "Google", "azure": "Microsoft"}[provider]
-        return (float(row["power-usage-effectiveness"]),
-                f"{who} per-region PUE {int(row['year'])} via GSF Cloud_Region_Metadata",
-                int(row["year"]))
+        return (
+            float(row["power-usage-effectiveness"]),
+            f"{who} per-region PUE {int(row['year'])} via GSF Cloud_Region_Metadata",
+            int(row["year"]),
+        )
     if provider == "gcp" and region in ccf_pue:
-        return (ccf_pue[region], "Google trailing-12-month PUE via Cloud Carbon Footprint "
-                "(2024-03 snapshot)", 2023)
+        return (
+            ccf_pue[region],
+            "Google trailing-12-month PUE via Cloud Carbon Footprint (2024-03 snapshot)",
+            2023,
+        )
     return None
 
 
@@ -471,13 +586,15 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
     meta = load_metadata(ref, facts)
     coords = coordinate_sources(ref)
     ccf = pd.read_csv(ref / "ccf" / "ccf_gcp_region_pue.csv")
-    ccf_pue = dict(zip(ccf["region"], ccf["pue_trailing_twelve_month"].astype(float),
-                       strict=True))
+    ccf_pue = dict(zip(ccf["region"], ccf["pue_trailing_twelve_month"].astype(float), strict=True))
     fleet = pd.read_csv(ref / "pue" / "cloud_provider_pue.csv")
     for prov, (val, _, _) in FLEET_PUE.items():
-        vals = pd.to_numeric(fleet.loc[(fleet["provider"] == prov)
-                                       & (fleet["scope"] == "global fleet"), "pue"]
-                             .astype(str).str.lstrip("~"), errors="coerce")
+        vals = pd.to_numeric(
+            fleet.loc[(fleet["provider"] == prov) & (fleet["scope"] == "global fleet"), "pue"]
+            .astype(str)
+            .str.lstrip("~"),
+            errors="coerce",
+        )
         if not (vals.round(2) == round(val, 2)).any():
             raise SystemExit(f"fleet PUE {prov}={val} not found in cloud_provider_pue.csv")
     resolver = IntensityResolver(ref)
@@ -496,8 +613,9 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
         if provider == "gcp":
             candidates.append(("region-picker regions.json", coords["region-picker"].get(region)))
         if provider == "azure":
-            candidates.append(("carbon-aware-sdk azure-regions.json",
-                               coords["carbon-aware-sdk"].get(region)))
+            candidates.append(
+                ("carbon-aware-sdk azure-regions.json", coords["carbon-aware-sdk"].get(region))
+            )
         geo, _ = latest_value(usable_meta, key, "geolocation")
         candidates.append(("Cloud_Region_Metadata geolocation", parse_geolocation(geo)))
         for name, c in candidates:
@@ -507,8 +625,10 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
             if dist <= MAX_COORD_DISAGREEMENT_KM:
                 src_coord, src_name = c, name
                 break
-            notes.coord_fixes.append(f"{provider} {region}: {name} gives {c[0]:.4f},{c[1]:.4f}, "
-                                     f"{dist:.0f} km from {f.location}; not used")
+            notes.coord_fixes.append(
+                f"{provider} {region}: {name} gives {c[0]:.4f},{c[1]:.4f}, "
+                f"{dist:.0f} km from {f.location}; not used"
+            )
         if src_coord is None:
             src_coord = (f.lat, f.lon)
             src_name = "hand table"
@@ -521,7 +641,8 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
             em = f.em_fallback
             notes.zone_by_location.append(
                 f"{provider} {region} ({f.location}): em_zone `{em}`"
-                + (f", watttime `{f.wt_fallback}`" if f.wt_fallback else ""))
+                + (f", watttime `{f.wt_fallback}`" if f.wt_fallback else "")
+            )
         if key in _ZONE_REFINE:
             new_em, new_wt, why = _ZONE_REFINE[key]
             change = f"em `{em}` -> `{new_em}`"
@@ -535,26 +656,38 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
             if not wt:
                 notes.wt_empty.append(f"{provider} {region} ({f.location}, em_zone {em})")
         intensity = resolver.resolve(f)
-        em_annual, _ = latest_value(usable_meta, key,
-                                    "grid-carbon-intensity-average-consumption-annual")
+        em_annual, _ = latest_value(
+            usable_meta, key, "grid-carbon-intensity-average-consumption-annual"
+        )
         pue = regional_pue(meta, ccf_pue, key)
         if pue is None:
             val, year, label = FLEET_PUE[provider]
             pue = (val, f"{label} (fleet figure; no per-region value)", year)
-        rows.append({
-            "provider": provider, "region": region, "location": f.location,
-            "country": COUNTRIES[f.country_code][0], "country_code": f.country_code,
-            "subdivision": f.subdivision,
-            "lat": round(src_coord[0], 4), "lon": round(src_coord[1], 4),
-            "em_zone": str(em), "watttime_region": str(wt or ""),
-            "gco2_per_kwh": round(intensity.value, 1),
-            "intensity_source": intensity.source, "intensity_year": intensity.year,
-            "intensity_basis": intensity.basis,
-            "em_annual_gco2_per_kwh": (round(float(str(em_annual)), 1)
-                                       if em_annual is not None else None),
-            "pue": round(pue[0], 2), "pue_source": pue[1], "pue_year": pue[2],
-            "_coord_source": src_name,
-        })
+        rows.append(
+            {
+                "provider": provider,
+                "region": region,
+                "location": f.location,
+                "country": COUNTRIES[f.country_code][0],
+                "country_code": f.country_code,
+                "subdivision": f.subdivision,
+                "lat": round(src_coord[0], 4),
+                "lon": round(src_coord[1], 4),
+                "em_zone": str(em),
+                "watttime_region": str(wt or ""),
+                "gco2_per_kwh": round(intensity.value, 1),
+                "intensity_source": intensity.source,
+                "intensity_year": intensity.year,
+                "intensity_basis": intensity.basis,
+                "em_annual_gco2_per_kwh": (
+                    round(float(str(em_annual)), 1) if em_annual is not None else None
+                ),
+                "pue": round(pue[0], 2),
+                "pue_source": pue[1],
+                "pue_year": pue[2],
+                "_coord_source": src_name,
+            }
+        )
     df = pd.DataFrame(rows).sort_values(["provider", "region"], kind="stable")
     df = df.reset_index(drop=True)
     check(df)
@@ -605,20 +738,36 @@ def write_report(df: pd.DataFrame, notes: BuildNotes, ref: Path, path: Path) -> 
     cmp["ratio"] = (cmp["gco2_per_kwh"] / cmp["em_annual_gco2_per_kwh"]).round(2)
     cmp["absdiff"] = cmp["diff"].abs()
     top = cmp.sort_values(["absdiff", "provider", "region"], ascending=[False, True, True])
-    top = top.head(15)[["provider", "region", "location", "gco2_per_kwh",
-                        "em_annual_gco2_per_kwh", "diff", "ratio", "intensity_basis"]]
+    top = top.head(15)[
+        [
+            "provider",
+            "region",
+            "location",
+            "gco2_per_kwh",
+            "em_annual_gco2_per_kwh",
+            "diff",
+            "ratio",
+            "intensity_basis",
+        ]
+    ]
 
     canada_rows = []
     for code, prov in CA_PROVINCES.items():
         mix = resolver.canada[prov]
-        canada_rows.append(f"- {code} ({prov}): {canada_intensity(mix, factors):.1f} g/kWh from "
-                           + ", ".join(f"{k} {v}%" for k, v in mix.items() if k != "total"
-                                       and float(v) > 0))
+        canada_rows.append(
+            f"- {code} ({prov}): {canada_intensity(mix, factors):.1f} g/kWh from "
+            + ", ".join(f"{k} {v}%" for k, v in mix.items() if k != "total" and float(v) > 0)
+        )
     factor_lines = [f"| `{k}` | `{v}` | {factors[v]} |" for k, v in CANADA_SOURCE_FACTOR.items()]
     coord_src = df.groupby("_coord_source").size().to_dict()
     coord_used = ", ".join(f"{k} {v}" for k, v in sorted(coord_src.items()))
-    pue_src = df["pue_source"].str.contains("fleet figure").map(
-        {True: "fleet", False: "per-region"}).value_counts().to_dict()
+    pue_src = (
+        df["pue_source"]
+        .str.contains("fleet figure")
+        .map({True: "fleet", False: "per-region"})
+        .value_counts()
+        .to_dict()
+    )
 
     text = f"""# regions.csv
 
@@ -782,8 +931,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     df, notes = build(args.reference)
     args.out.mkdir(parents=True, exist_ok=True)
-    df[COLUMNS].to_csv(args.out / "regions.csv", index=False, encoding="utf-8",
-                       lineterminator="\n")
+    df[COLUMNS].to_csv(args.out / "regions.csv", index=False, encoding="utf-8", lineterminator="\n")
     write_report(df, notes, args.reference, args.out / "REGIONS.md")
     print(f"wrote {len(df)} regions to {args.out / 'regions.csv'}", file=sys.stderr)
     return 0

@@ -23,6 +23,9 @@ _REGION_COLUMNS = [
     "country",
     "country_code",
     "em_zone",
+    "watttime_region",  # the live intensity sources' keys (recommender.intensity)
+    "lat",
+    "lon",
     "gco2_per_kwh",
     "intensity_source",
     "intensity_year",
@@ -30,9 +33,10 @@ _REGION_COLUMNS = [
     "pue",
     "pue_source",
 ]
-_GPU_COLUMNS = ["gpu", "tdp_w", "memory_gb", "rel_throughput", "throughput_basis"]
+_GPU_COLUMNS = ["gpu", "tdp_w", "memory_gb", "bf16_tflops", "rel_throughput", "throughput_basis"]
 _IDENTITY = ["provider", "region", "instance_type", "market"]
 _GROUP = ["provider", "region", "gpu", "market"]
+_DERIVED_STEPS = {"peak-flops", "memory-fit"}  # constraints that come from sizing, not a flag
 RANK_DIGITS = 3  # figures equal to this many significant digits tie on that criterion
 _SORT_KEYS = {
     "carbon": ["kgco2e", "cost_usd", "wall_hours"],
@@ -105,7 +109,7 @@ def compute_metrics(
 ) -> pd.DataFrame:
     """Add instances, wall hours, energy, emissions and cost columns (vectorised)."""
     work = job.total_ref_gpu_hours
-    speed = frame["rel_throughput"] / ref_throughput
+    speed = frame[job.speed_column] / ref_throughput  # peak BF16 ratio for a FLOP-sized job
     rate = speed * frame["gpu_count"]  # reference GPU-hours done per wall hour, one instance
     single_wall = work / rate
     if deadline_hours is None:
@@ -245,12 +249,19 @@ def _no_option_error(step: Step, before: pd.DataFrame, constraints: Constraints)
             f"the lowest-carbon remaining option emits {before['kgco2e'].min():,.1f} kg; "
             "raise --max-kg"
         ),
+        "memory-fit": lambda: (
+            "the largest instance left has "
+            f"{(before['gpu_memory_gb'] * before['gpu_count']).max():,.0f} GB of GPU memory; "
+            "use --peft, a leaner --precision/--optimizer, or --gpu with larger GPUs (a model "
+            "sharded over several instances is not modelled)"
+        ),
     }
     hint = hints.get(step.name, lambda: "")()
     counts = f"{len(before)} options were left before {step.name}" + (
         f" ({step.detail})" if step.detail else ""
     )
-    return NoOptionError(f"no option satisfies --{step.name}: {counts}", hint or None)
+    label = f"the {step.name} check" if step.name in _DERIVED_STEPS else f"--{step.name}"
+    return NoOptionError(f"no option satisfies {label}: {counts}", hint or None)
 
 
 def _region_mask(frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...]) -> pd.Series:
@@ -274,10 +285,25 @@ def plan(
     """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
     settings = settings or Settings()
     constraints = constraints or Constraints()
-    ref = gpus.loc[gpus["gpu"] == job.ref_gpu, "rel_throughput"]
+    ref = gpus.loc[gpus["gpu"] == job.ref_gpu, job.speed_column].dropna()
     if ref.empty:
-        raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
+        raise BadInputError(
+            f"reference GPU {job.ref_gpu!r} is not in the catalog"
+            + (" with a BF16 peak" if job.flops is not None else "")
+        )
     frame = candidate_frame(offers, regions, gpus)
+    candidates = len(frame)
+    steps: list[Step] = []
+    if job.flops is not None:  # hours come from peak FLOPS: GPUs without one cannot be sized
+        no_peak = frame["bf16_tflops"].isna()
+        if no_peak.any():
+            left_out = ", ".join(sorted(set(frame.loc[no_peak, "gpu"])))
+            steps.append(
+                Step("peak-flops", int((~no_peak).sum()), f"no BF16/FP16 peak: {left_out}")
+            )
+            if not (~no_peak).any():
+                raise _no_option_error(steps[-1], frame, constraints)
+            frame = frame[~no_peak]
     frame = compute_metrics(
         frame, job, settings, float(ref.iloc[0]), constraints.deadline_hours, intensity_fn
     )
@@ -310,6 +336,14 @@ def plan(
             f"{c.min_gpu_memory_gb} GB",
         ),
         (
+            "memory-fit",
+            frame["gpu_memory_gb"] * frame["gpu_count"] >= job.memory_gb_required
+            if job.memory_gb_required is not None
+            else None,
+            f"{job.memory_gb_required or 0:,.1f} GB of weights, gradients and optimizer state "
+            "on one instance's GPUs",
+        ),
+        (
             "market",
             frame["market"].isin(c.markets) if set(c.markets) != {"on-demand", "spot"} else None,
             ",".join(c.markets),
@@ -330,8 +364,6 @@ def plan(
             f"{c.max_kgco2e} kg" if c.max_kgco2e is not None else "",
         ),
     ]
-    candidates = len(frame)
-    steps: list[Step] = []
     for name, mask, detail in masks:
         if mask is None:
             continue

@@ -13,15 +13,42 @@ MARKETS = ("on-demand", "spot")
 
 @dataclass(frozen=True)
 class Job:
-    """Work to do, in GPU-hours on the reference GPU, repeated ``trials`` times."""
+    """Work to do, in GPU-hours on the reference GPU, repeated ``trials`` times.
+
+    A job sized from the model (``flops`` set; see :mod:`recommender.planner.sizing`) states
+    ``gpu_hours`` as the reference GPU's hours at its BF16 peak x ``mfu``, and each GPU's
+    speed is its BF16 peak over the reference's instead of its relative throughput."""
 
     gpu_hours: float
     ref_gpu: str = "A100"
     trials: int = 1
+    trial_fraction: float = 1.0  # early stopping: the average trial runs this much of a run
+    flops: float | None = None  # FLOPs of one full run, when sized from the model
+    mfu: float | None = None
+    memory_gb_required: float | None = None  # training state that must fit one instance
+    details: tuple[tuple[str, Any], ...] = ()  # sizing inputs, echoed in the JSON job section
 
     @property
     def total_ref_gpu_hours(self) -> float:
-        return self.gpu_hours * self.trials
+        return self.gpu_hours * self.trials * self.trial_fraction
+
+    @property
+    def label(self) -> str:
+        """A one-line title: the GPU-hours, or the model and FLOPs it was sized from."""
+        if self.flops is None:
+            return f"{self.total_ref_gpu_hours:,.10g} GPU-hours on {self.ref_gpu}"
+        runs = f"{self.trials:,} trials x " if self.trials > 1 else ""
+        if self.trial_fraction != 1.0:
+            runs += f"{self.trial_fraction:g} x "
+        return (
+            f"{runs}{self.flops:.3g} FLOPs at MFU {self.mfu:g} "
+            f"(= {self.total_ref_gpu_hours:,.4g} {self.ref_gpu} GPU-hours)"
+        )
+
+    @property
+    def speed_column(self) -> str:
+        """The GPU column speed is taken from: peak FLOPS for a FLOP-sized job."""
+        return "bf16_tflops" if self.flops is not None else "rel_throughput"
 
 
 @dataclass(frozen=True)

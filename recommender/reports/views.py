@@ -88,7 +88,7 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
     objective = settings.pop("objective")
     assumptions: dict[str, Any] = {k: plain(v) for k, v in settings.items()}
     assumptions["objective"] = objective
-    assumptions["intensity"] = "static annual average (location-based)"
+    assumptions["intensity"] = intensity_summary(plan.options)
     assumptions["defaults_used"] = sorted(defaults_used)
     assumptions["details"] = assumption_rows(settings, defaults_used)
     return {
@@ -98,6 +98,7 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
             "ref_gpu": plan.job.ref_gpu,
             "trials": plan.job.trials,
             "total_ref_gpu_hours": plain(plan.job.total_ref_gpu_hours),
+            **{key: plain(value) for key, value in plan.job.details},  # sizing, when used
         },
         "assumptions": assumptions,
         "constraints": plan.constraints.as_dict(),
@@ -135,18 +136,40 @@ def intensity_label(source: str, year: Any, basis: str) -> str:
     return f"{basis} {year}"
 
 
+_LIVE_LABELS = (
+    ("Electricity Maps", "EM"),
+    ("WattTime", "WattTime"),
+    ("GB Carbon Intensity", "GB grid"),
+    ("intensity file", "file"),
+)
+
+
 def _intensity_label(row: Any) -> str:
+    kind = getattr(row, "intensity_kind", "static")
+    if isinstance(kind, str) and kind != "static":  # --intensity: e.g. "EM forecast"
+        source = str(row.intensity_source)
+        name = next((short for prefix, short in _LIVE_LABELS if source.startswith(prefix)), "")
+        return f"{name or 'live'} {kind}"
     return intensity_label(str(row.intensity_source), row.intensity_year, str(row.intensity_basis))
+
+
+def intensity_summary(options: pd.DataFrame) -> str:
+    """How the rows' grid intensities were obtained (static, or live per --intensity)."""
+    kinds = options["intensity_kind"] if "intensity_kind" in options else pd.Series(dtype=object)
+    live = int((kinds.fillna("static") != "static").sum())
+    if not live:
+        return "static annual averages (location-based)"
+    return (
+        f"live grid data for {live} of {len(options)} rows, averaged over each run from now "
+        "(intensity_kind: forecast, live or cached); the rest static annual averages"
+    )
 
 
 def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -> None:
     options = plan.options
     baseline = "saves_kgco2e" in options.columns
     table = Table(
-        title=(
-            f"{plan.job.total_ref_gpu_hours:,.10g} GPU-hours on {plan.job.ref_gpu} - "
-            f"ranked by {plan.settings.objective}"
-        ),
+        title=f"{plan.job.label} - ranked by {plan.settings.objective}",
         caption="P = on the cost/CO2e Pareto frontier; * = GPU throughput estimated from specs "
         "(no benchmark), so hours, kWh and kg are estimates too",
         header_style="bold",
@@ -222,10 +245,19 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
                 if s.objective == "balanced"
                 else ""
             )
-            + ". Intensity: static annual averages (location-based)."
+            + f". Intensity: {intensity_summary(plan.options)}."
         ),
         style="dim",
     )
+    if plan.job.flops is not None:  # sized from the model: say how hours were derived
+        console.print(
+            Text(
+                f"job sized from the model: {dict(plan.job.details)['gpu_hours_basis']}; "
+                "relative throughput (and its *) is not used. `carbonplan size` shows the "
+                "derivation."
+            ),
+            style="dim",
+        )
     console.print(
         Text(
             f"data: prices as of {catalog.prices_as_of}; "
