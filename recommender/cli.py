@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.console import Console
 
 from recommender import __version__
 from recommender import assumptions as A
@@ -38,16 +37,6 @@ from recommender.cliopts import (
 )
 from recommender.errors import BadInputError, CarbonplanError, ExitCode
 
-app = typer.Typer(
-    name="carbonplan",
-    help="Plan GPU training jobs across AWS, GCP and Azure for the least CO2e within your "
-    "budget and deadline. Offline by default, on the shipped data.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,  # never print locals (they may hold tokens)
-    rich_markup_mode=None,
-)
-
 
 class RegionSort(StrEnum):
     intensity = "intensity"
@@ -55,7 +44,6 @@ class RegionSort(StrEnum):
     pue = "pue"
 
 
-@app.command()
 @plan_options
 def suggest(
     plan_args: PlanArgs,
@@ -104,7 +92,6 @@ def suggest(
     emit(fmt, document, option_records(result.options))
 
 
-@app.command()
 @sizing_options
 def estimate(
     sizing_args: SizingArgs,
@@ -322,7 +309,6 @@ def _with_region_gpus(catalog: Any) -> Any:
     return catalog.regions.merge(gpus_by_region, on=["provider", "region"], how="inner")
 
 
-@app.command()
 def regions(
     provider: ProviderOpt = None,
     gpu: GpuOpt = None,
@@ -361,7 +347,6 @@ def regions(
     emit(fmt, records, records)
 
 
-@app.command()
 def gpus(
     provider: ProviderOpt = None,
     fmt: FormatOpt = Format.table,
@@ -387,32 +372,12 @@ def gpus(
     emit(fmt, records, records)
 
 
-# --- commands defined in recommender/commands/ (one line each; keep imports there light) ---
-from recommender.commands.intensity import intensity as _intensity  # noqa: E402
-
-app.command()(_intensity)
-from recommender.commands.size import size as _size  # noqa: E402
-
-app.command()(_size)
-from recommender.commands.report import report as _report  # noqa: E402
-
-app.command()(_report)
-from recommender.commands.launch import down as _down  # noqa: E402
-from recommender.commands.launch import instances as _instances  # noqa: E402
-from recommender.commands.launch import launch as _launch  # noqa: E402
-
-app.command()(_launch)
-app.command()(_instances)
-app.command()(_down)
-
-
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"carbonplan {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -431,7 +396,61 @@ def _root(
         os.environ["CARBONPLAN_DEBUG"] = "1"
 
 
+# Every command, in the order --help lists them: (module, function). Only the command being
+# run is imported and built, so adding commands does not slow down `carbonplan suggest`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "suggest": ("recommender.cli", "suggest"),
+    "estimate": ("recommender.cli", "estimate"),
+    "size": ("recommender.commands.size", "size"),
+    "report": ("recommender.commands.report", "report"),
+    "regions": ("recommender.cli", "regions"),
+    "gpus": ("recommender.cli", "gpus"),
+    "intensity": ("recommender.commands.intensity", "intensity"),
+    "launch": ("recommender.commands.launch", "launch"),
+    "instances": ("recommender.commands.launch", "instances"),
+    "down": ("recommender.commands.launch", "down"),
+}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The typer app with every command, or with just ``only`` (start-up cost grows with the
+    number of options typer has to build, and each command module has imports of its own)."""
+    import importlib
+
+    application = typer.Typer(
+        name="carbonplan",
+        help="Plan GPU training jobs across AWS, GCP and Azure for the least CO2e within your "
+        "budget and deadline. Offline by default, on the shipped data.",
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,  # never print locals (they may hold tokens)
+        rich_markup_mode=None,
+    )
+    application.callback()(_root)
+    for name, (module, function) in COMMANDS.items():
+        if only is None or name == only:
+            application.command(name)(getattr(importlib.import_module(module), function))
+    return application
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The sub-command on the command line, if it is one of ours (global options come first)."""
+    for arg in args:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    """``recommender.cli.app``: the full app, built on first use (docs and tests read it)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
 def _fail(message: str, hint: str, code: int) -> int:
+    from rich.console import Console
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     err.print(f"error: {message}", markup=False)
     if hint:
@@ -441,9 +460,10 @@ def _fail(message: str, hint: str, code: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every failure into one error line and an exit code."""
-    debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in (argv or sys.argv[1:])
+    args = sys.argv[1:] if argv is None else argv
+    debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in args
     try:
-        app(args=argv, prog_name="carbonplan", standalone_mode=False)
+        build_app(_command_name(args))(args=args, prog_name="carbonplan", standalone_mode=False)
     except CarbonplanError as exc:
         if debug:
             raise
