@@ -9,7 +9,6 @@ package, pandas and the cloud SDKs are imported inside the commands.
 from __future__ import annotations
 
 import getpass
-import inspect
 import json
 import re
 import sys
@@ -52,20 +51,6 @@ ProjectOpt = Annotated[
         "--project", help="GCP project (default: GOOGLE_CLOUD_PROJECT or the ADC project)."
     ),
 ]
-
-
-def _with_optional_gpu_hours(command: Any) -> Any:
-    """``--from`` replaces the job flags, so ``--gpu-hours`` cannot be required here."""
-    sig = inspect.signature(command)
-    params = [
-        p.replace(default=None)
-        if p.name == "gpu_hours" and p.default is inspect.Parameter.empty
-        else p
-        for p in sig.parameters.values()
-    ]
-    params.sort(key=lambda p: p.default is not inspect.Parameter.empty)
-    command.__signature__ = sig.replace(parameters=params)
-    return command
 
 
 def _plan_flags_given() -> list[str]:
@@ -521,7 +506,6 @@ def _render_history(history: list[Any]) -> None:
     console().print(table)
 
 
-@_with_optional_gpu_hours
 @plan_options
 def launch(
     plan_args: PlanArgs,

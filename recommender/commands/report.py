@@ -8,7 +8,6 @@ matplotlib are imported inside the command.
 
 from __future__ import annotations
 
-import inspect
 import shlex
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -66,21 +65,6 @@ def _plan_flags_given() -> list[str]:
     return given
 
 
-def _with_optional_gpu_hours(command: Any) -> Any:
-    """``--from`` replaces the job flags, so ``--gpu-hours`` cannot be required here."""
-    sig = inspect.signature(command)
-    params = [
-        p.replace(default=None)
-        if p.name == "gpu_hours" and p.default is inspect.Parameter.empty
-        else p
-        for p in sig.parameters.values()
-    ]
-    params.sort(key=lambda p: p.default is not inspect.Parameter.empty)
-    command.__signature__ = sig.replace(parameters=params)
-    return command
-
-
-@_with_optional_gpu_hours
 @plan_options
 def report(
     plan_args: PlanArgs,

@@ -168,10 +168,18 @@ def intensity_summary(options: pd.DataFrame) -> str:
 def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -> None:
     options = plan.options
     baseline = "saves_kgco2e" in options.columns
+    # Benchmarked relative throughput drives speed only for jobs stated in GPU-hours; a job
+    # sized from the model uses peak BF16 FLOPS x MFU for every GPU alike.
+    mark_estimated = plan.job.speed_column == "rel_throughput"
+    caption = "P = on the cost/CO2e Pareto frontier"
+    if mark_estimated and (options["throughput_basis"] == "estimated").any():
+        caption += (
+            "; * = GPU throughput estimated from specs (no benchmark), so hours, kWh and kg "
+            "are estimates too"
+        )
     table = Table(
         title=f"{plan.job.label} - ranked by {plan.settings.objective}",
-        caption="P = on the cost/CO2e Pareto frontier; * = GPU throughput estimated from specs "
-        "(no benchmark), so hours, kWh and kg are estimates too",
+        caption=caption,
         header_style="bold",
         pad_edge=False,
     )
@@ -197,7 +205,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
     for row in options.itertuples(index=False):
         count = row.gpu_count
         gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
-        if row.throughput_basis == "estimated":
+        if mark_estimated and row.throughput_basis == "estimated":
             gpus += "*"
         cells = [
             str(row.rank),
@@ -253,7 +261,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         console.print(
             Text(
                 f"job sized from the model: {dict(plan.job.details)['gpu_hours_basis']}; "
-                "relative throughput (and its *) is not used. `carbonplan size` shows the "
+                "benchmarked relative throughput is not used. `carbonplan size` shows the "
                 "derivation."
             ),
             style="dim",
