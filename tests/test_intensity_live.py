@@ -426,3 +426,14 @@ def test_intensity_command_ukgrid_without_keys(cli, grid, monkeypatch):
     assert records[1]["intensity_kind"] == "static"
     bad = cli("intensity", "aws:eu-west-9")
     assert bad.code == ExitCode.BAD_INPUT
+
+
+def test_suggest_live_names_the_sources_left_out_for_lack_of_credentials(cli, monkeypatch):
+    point_env(monkeypatch, dead_base())
+    for name in ("ELECTRICITYMAPS_API_KEY", "WATTTIME_USERNAME", "WATTTIME_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    result = cli("suggest", "--gpu-hours", "400", "--intensity", "live", "--format", "json")
+    assert result.code == 0
+    first = result.err.strip().splitlines()[0]
+    assert first.startswith("warning: live: electricitymaps, watttime not configured")
+    assert {o["intensity_kind"] for o in _options(result)} == {"static"}

@@ -168,6 +168,14 @@ def make_intensity_fn(
     planning or network."""
     settings = settings or load_settings(csv_file)
     chain = build_chain(spec, settings)
+    if chain.skipped and warn is not None:
+        # `live` with a source unconfigured: say so once, or the user cannot tell a static
+        # figure chosen for lack of a key from one chosen because the source failed.
+        warn(
+            f"live: {', '.join(chain.skipped)} not configured (no credentials); regions only "
+            f"{'it covers use' if len(chain.skipped) == 1 else 'they cover use'} the static "
+            "annual figures (README: 'Live grid intensity')"
+        )
     if chain.is_static:
         return None
     if "csv" in chain.names:

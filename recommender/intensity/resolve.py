@@ -47,6 +47,7 @@ class Chain:
     sources: tuple[IntensitySource, ...]
     explicit: frozenset[str]  # names the user typed: missing/wrong credentials are errors
     settings: IntensitySettings
+    skipped: tuple[str, ...] = ()  # sources `live` left out because they are not configured
 
     @property
     def names(self) -> list[str]:
@@ -70,6 +71,7 @@ def build_chain(spec: str, settings: IntensitySettings) -> Chain:
             names.insert(0, "csv")
     chosen: list[IntensitySource] = []
     explicit: set[str] = set()
+    skipped: list[str] = []
     for name in names:
         if name == "static":
             break  # everything after static is unreachable
@@ -80,6 +82,8 @@ def build_chain(spec: str, settings: IntensitySettings) -> Chain:
                     continue
                 if source.credentials_problem() is None:
                     chosen.append(source)
+                elif source.name not in skipped:
+                    skipped.append(source.name)
             continue
         source = get_source(name, settings)
         problem = source.credentials_problem()
@@ -88,7 +92,7 @@ def build_chain(spec: str, settings: IntensitySettings) -> Chain:
         if source.name not in [s.name for s in chosen]:
             chosen.append(source)
             explicit.add(source.name)
-    return Chain(tuple(chosen), frozenset(explicit), settings)
+    return Chain(tuple(chosen), frozenset(explicit), settings, tuple(skipped))
 
 
 def _setup_hint() -> str:
