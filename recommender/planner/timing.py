@@ -1,0 +1,694 @@
+"""When to run: the cleanest start time before a deadline, and for jobs that may pause, the
+cleanest set of periods.
+
+Pure and vectorised. A series is a row of per-period mean intensities on a regular grid (5, 15,
+30 or 60 minutes: whatever the data has); many rows (regions, options, replayed jobs) are
+searched at once as a 2-D array. Lengths and deadlines are in periods and may be fractional:
+a job of 2.5 periods covers two whole periods and half of the third (partial periods are
+weighted by the fraction used). NaN marks a period with no data: no window may use it.
+
+- :func:`best_contiguous` - the window of length L with the least mean, among all starts
+  ``s`` with ``s + L <= end``: cumulative sums, O(T) per row.
+- :func:`best_interruptible` - the cheapest periods before ``end`` that hold L periods of
+  work plus a restart overhead for every pause: a sort per row, O(T log T); never worse
+  than the contiguous window (which it falls back to).
+- :class:`ShiftedIntensity` - the planner hook (:data:`recommender.planner.core.IntensityFn`)
+  that gives each option its own best window of a live or forecast series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from recommender.intensity.model import ZoneSeries
+    from recommender.planner.model import Settings
+
+#: Restart overhead per pause of an interruptible job, minutes (``--checkpoint-minutes``):
+#: writing a checkpoint before the pause plus loading it and warming up after it.
+CHECKPOINT_MINUTES = 5.0
+_EPS = 1e-9  # periods: lengths and ends this close to a whole period count as whole
+_REL_TIE = 1e-9  # windows within this relative difference tie; the earliest wins
+_MAX_ROUNDS = 12  # fix-point rounds of the overhead accounting in best_interruptible
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 1:
+        return array[None, :]
+    if array.ndim != 2:
+        raise ValueError("values must be 1-D (one series) or 2-D (rows x periods)")
+    return array
+
+
+def _per_row(value: Any, rows: int, default: float | None = None) -> np.ndarray:
+    if value is None:
+        if default is None:
+            raise ValueError("missing per-row value")
+        value = default
+    out = np.broadcast_to(np.asarray(value, dtype=float), (rows,)).astype(float)
+    return out
+
+
+def _split(length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole periods and the fraction of the last one, with float noise snapped away."""
+    whole = np.floor(length + _EPS)
+    frac = length - whole
+    frac = np.where(np.abs(frac) < _EPS, 0.0, frac)
+    return whole.astype(np.int64), np.clip(frac, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The best contiguous window of each row."""
+
+    start: np.ndarray  # (R,) int: first period of the window (0 where infeasible)
+    sum: np.ndarray  # (R,) intensity x periods over the window (NaN where infeasible)
+    now_sum: np.ndarray  # (R,) the same for the window that starts at period 0
+    length: np.ndarray  # (R,) periods
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return np.isfinite(self.sum)
+
+    @property
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.length
+
+    @property
+    def now_mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.now_sum / self.length
+
+
+def window_costs(values: np.ndarray, length: Any, end: Any = None) -> np.ndarray:
+    """Intensity x periods of the window starting at every period (R x T); ``inf`` where the
+    window would pass ``end`` (default: the series' end) or touch a period with no data."""
+    v = _rows(values)
+    rows, periods = v.shape
+    length_r = _per_row(length, rows)
+    end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
+    whole, frac = _split(length_r)
+    missing = ~np.isfinite(v)
+    filled = np.where(missing, 0.0, v)
+    cum = np.zeros((rows, periods + 1))
+    np.cumsum(filled, axis=1, out=cum[:, 1:])
+    holes = np.zeros((rows, periods + 1), dtype=np.int64)
+    np.cumsum(missing, axis=1, out=holes[:, 1:])
+    starts = np.arange(periods)[None, :]
+    stop = starts + whole[:, None]  # first period after the whole ones
+    touched = stop + (frac[:, None] > 0)  # first period not touched at all
+    inside = (touched <= periods) & (starts + length_r[:, None] <= end_r[:, None] + _EPS)
+    stop_c = np.minimum(stop, periods)
+    touched_c = np.minimum(touched, periods)
+    cost = np.take_along_axis(cum, stop_c, axis=1) - cum[:, :periods]
+    tail = np.take_along_axis(filled, np.minimum(stop_c, periods - 1), axis=1)
+    cost = cost + np.where(frac[:, None] > 0, frac[:, None] * tail, 0.0)
+    gaps = np.take_along_axis(holes, touched_c, axis=1) - holes[:, :periods]
+    ok = inside & (gaps == 0) & (length_r[:, None] > 0)
+    return np.where(ok, cost, np.inf)
+
+
+def window_sums(values: np.ndarray, length: Any, start: Any) -> np.ndarray:
+    """Intensity x periods of each row's window of ``length`` from ``start`` (NaN if it does
+    not fit or touches missing data)."""
+    v = _rows(values)
+    rows = v.shape[0]
+    start_r = _per_row(start, rows).astype(np.int64)
+    costs = window_costs(v, length)
+    picked = np.take_along_axis(costs, np.clip(start_r, 0, v.shape[1] - 1)[:, None], axis=1)[:, 0]
+    return np.where(np.isfinite(picked) & (start_r >= 0), picked, np.nan)
+
+
+def best_contiguous(values: np.ndarray, length: Any, end: Any = None) -> Windows:
+    """Each row's least-emitting window of ``length`` periods that ends by ``end`` (the
+    earliest one among ties). Rows where no window fits get NaN sums and start 0."""
+    v = _rows(values)
+    rows = v.shape[0]
+    length_r = _per_row(length, rows)
+    costs = window_costs(v, length_r, end)
+    best = costs.min(axis=1) if costs.shape[1] else np.full(rows, np.inf)
+    finite = np.isfinite(best)
+    tolerance = _REL_TIE * (np.abs(np.where(finite, best, 0.0)) + 1.0)
+    start = np.argmax(costs <= (best + tolerance)[:, None], axis=1)
+    now = costs[:, 0] if costs.shape[1] else np.full(rows, np.inf)
+    return Windows(
+        start=np.where(finite, start, 0).astype(np.int64),
+        sum=np.where(finite, best, np.nan),
+        now_sum=np.where(np.isfinite(now), now, np.nan),
+        length=length_r,
+    )
+
+
+def contiguous_weights(periods: int, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The fraction of each period a contiguous window uses (R x T)."""
+    index = np.arange(periods)[None, :]
+    offset = index - np.asarray(start)[:, None]
+    used = np.clip(np.asarray(length, dtype=float)[:, None] - offset, 0.0, 1.0)
+    return np.where(offset >= 0, used, 0.0)
+
+
+def _blocks(weights: np.ndarray) -> np.ndarray:
+    """How many separate runs of used periods each row has."""
+    on = weights > _EPS
+    rising = on.copy()
+    rising[:, 1:] &= ~on[:, :-1]
+    return rising.sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which fraction of each period a job runs in, per row."""
+
+    weights: np.ndarray  # (R, T) in [0, 1]
+    sum: np.ndarray  # (R,) intensity x periods run (restart overheads included)
+    length: np.ndarray  # (R,) periods of work
+    pauses: np.ndarray  # (R,) int
+    interrupted: np.ndarray  # (R,) bool: False where the contiguous window was kept
+
+    @property
+    def run(self) -> np.ndarray:
+        """Periods the machines run: the work plus a restart overhead per pause."""
+        return self.weights.sum(axis=1)
+
+    @property
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.run
+
+    @property
+    def first(self) -> np.ndarray:
+        on = self.weights > _EPS
+        return np.where(on.any(axis=1), np.argmax(on, axis=1), 0)
+
+    @property
+    def finish(self) -> np.ndarray:
+        """End of the last period used, in periods (a partly used one ends early)."""
+        on = self.weights > _EPS
+        periods = self.weights.shape[1]
+        last = periods - 1 - np.argmax(on[:, ::-1], axis=1)
+        part = np.take_along_axis(self.weights, last[:, None], axis=1)[:, 0]
+        return np.where(on.any(axis=1), last + part, 0.0)
+
+
+def _cheapest(
+    order: np.ndarray, sorted_cap: np.ndarray, cum_cap: np.ndarray, need: np.ndarray
+) -> np.ndarray:
+    """Fill the cheapest periods first (fractional knapsack): weights in period order."""
+    used = np.clip(need[:, None] - (cum_cap - sorted_cap), 0.0, sorted_cap)
+    weights = np.zeros_like(used)
+    np.put_along_axis(weights, order, used, axis=1)
+    return weights
+
+
+def best_interruptible(
+    values: np.ndarray, length: Any, end: Any = None, overhead: Any = 0.0
+) -> Schedule:
+    """Each row's cheapest set of periods before ``end`` holding ``length`` periods of work
+    plus ``overhead`` periods for every pause (restart after a checkpoint).
+
+    The cheapest periods are taken first (a partly used period counts by its fraction). A
+    pause costs run time, so the amount to take depends on how many pauses the choice makes:
+    the count is iterated to a fixed point, keeping the cheapest choice whose run time covers
+    its own overheads. Rows where that is no cheaper than the best contiguous window (or
+    where no choice fits) keep the contiguous window: never worse than not pausing."""
+    v = _rows(values)
+    rows, periods = v.shape
+    length_r = _per_row(length, rows)
+    end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
+    over = _per_row(overhead, rows)
+    contiguous = best_contiguous(v, length_r, end_r)
+    base_w = contiguous_weights(periods, contiguous.start, length_r)
+    base_w = np.where(contiguous.feasible[:, None], base_w, 0.0)
+    filled = np.where(np.isfinite(v), v, 0.0)
+
+    cap = np.clip(end_r[:, None] - np.arange(periods)[None, :], 0.0, 1.0)
+    cap = np.where(np.isfinite(v), cap, 0.0)
+    key = np.where(cap > 0, v, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")  # ties: the earlier period first
+    sorted_cap = np.take_along_axis(cap, order, axis=1)
+    cum_cap = np.cumsum(sorted_cap, axis=1)
+    total_cap = cum_cap[:, -1] if periods else np.zeros(rows)
+
+    best_w = np.zeros_like(v)
+    best_sum = np.full(rows, np.inf)
+    assumed = np.ones(rows, dtype=np.int64)  # blocks the overhead was counted for
+    for _ in range(_MAX_ROUNDS):
+        need = length_r + (assumed - 1) * over
+        weights = _cheapest(order, sorted_cap, cum_cap, need)
+        blocks = _blocks(weights)
+        fits = (need <= total_cap + _EPS) & (blocks <= assumed)
+        cost = (weights * filled).sum(axis=1)
+        better = fits & (cost < best_sum)
+        best_w = np.where(better[:, None], weights, best_w)
+        best_sum = np.where(better, cost, best_sum)
+        if np.array_equal(blocks, assumed):
+            break
+        assumed = np.where(blocks > assumed, blocks, np.maximum(blocks, 1))
+
+    base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
+    tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
+    use_split = np.isfinite(best_sum) & (best_sum < base_sum - tolerance)
+    weights = np.where(use_split[:, None], best_w, base_w)
+    total = np.where(use_split, best_sum, contiguous.sum)
+    pauses = np.maximum(_blocks(weights) - 1, 0)
+    return Schedule(
+        weights=weights,
+        sum=total,
+        length=length_r,
+        pauses=np.where(np.isfinite(total), pauses, 0),
+        interrupted=use_split,
+    )
+
+
+def brute_force_contiguous(values: np.ndarray, length: float, end: float) -> float:
+    """The O(T x L) reference search (tests compare the fast one against it)."""
+    v = np.asarray(values, dtype=float)
+    whole, frac = _split(np.array([length]))
+    k, f = int(whole[0]), float(frac[0])
+    best = math.inf
+    for s in range(len(v)):
+        if s + length > end + _EPS or s + k + (f > 0) > len(v):
+            continue
+        window = v[s : s + k]
+        total = float(window.sum()) + (f * float(v[s + k]) if f > 0 else 0.0)
+        if not np.isfinite(window).all() or (f > 0 and not np.isfinite(v[s + k])):
+            continue
+        best = min(best, total)
+    return best
+
+
+# --- the planner hook ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """When a job may run: from ``start_after`` to ``deadline`` (latest finish; None: no
+    flexibility, it starts at ``start_after``), pausing or not."""
+
+    start_after: datetime
+    deadline: datetime | None = None
+    interruptible: bool = False
+    checkpoint_minutes: float = CHECKPOINT_MINUTES
+
+    @property
+    def hours(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return (self.deadline - self.start_after).total_seconds() / 3600.0
+
+    def as_dict(self) -> dict[str, Any]:
+        from recommender.intensity.model import iso
+
+        return {
+            "start_after": iso(self.start_after),
+            "deadline": iso(self.deadline),
+            "interruptible": self.interruptible,
+            "checkpoint_minutes": self.checkpoint_minutes,
+        }
+
+
+TIMING_COLUMNS = [
+    "start",
+    "end",
+    "delay_hours",
+    "run_hours",
+    "pauses",
+    "run_intervals",
+    "run_now_gco2_per_kwh",
+]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A zone's intensity per period from ``origin``: what the search ranks."""
+
+    origin: datetime
+    period_h: float
+    values: np.ndarray  # (T,) mean gCO2e/kWh of each period
+    forecast: np.ndarray  # (T,) hours of each period a forecast covered
+    known_h: float  # hours from origin that data covers (beyond: the latest value repeated)
+
+
+def zone_grid(series: ZoneSeries, origin: datetime, hours: float) -> Grid:
+    """``series`` as per-period means over ``[origin, origin + hours)`` at its own period,
+    with issue 3's rule per instant: the forecast where one covers it, else the latest
+    observation (:func:`recommender.intensity.model.window_means`)."""
+    from recommender.intensity.model import utc, window_means
+
+    origin = utc(origin)
+    period = series.period
+    period_h = series.period_s / 3600.0
+    cells = max(1, math.ceil(hours / period_h - _EPS))
+    horizon = origin + timedelta(hours=cells * period_h)
+    trimmed = trim(series, origin, horizon)
+    latest = trimmed.latest(origin)
+    bounds = np.arange(1, cells + 1) * period_h
+    means, covered = window_means(trimmed, origin, bounds)
+    integral = np.concatenate(([0.0], means * bounds))
+    forecast_h = np.concatenate(([0.0], covered))
+    end = trimmed.forecast_end(origin)
+    if end is not None:
+        known = (end - origin).total_seconds() / 3600.0
+    elif latest is not None:
+        known = (latest.time + period - origin).total_seconds() / 3600.0
+    else:
+        known = 0.0
+    return Grid(origin, period_h, np.diff(integral) / period_h, np.diff(forecast_h), max(known, 0))
+
+
+def trim(series: ZoneSeries, begin: datetime, end: datetime) -> ZoneSeries:
+    """Only the points that matter for ``[begin, end)``: the latest observation at ``begin``
+    and the forecast points overlapping the span (a year-long trace stays cheap)."""
+    period = series.period
+    latest = series.latest(begin)
+    kept = tuple(
+        p
+        for p in series.points
+        if (p.kind == "forecast" and p.time + period > begin and p.time < end) or p is latest
+    )
+    return replace(series, points=kept)
+
+
+class ShiftedIntensity:
+    """An :data:`IntensityFn`: each option runs in its own best window (or, interruptible, its
+    cheapest periods) between ``--start-after`` and ``--deadline``, ranked on what the live
+    source forecasts; ``run_now_gco2_per_kwh`` is the same job started at ``--start-after``.
+
+    ``live`` is issue 3's :class:`recommender.intensity.LiveIntensity` (None: static figures,
+    where time changes nothing). Interruptible runs take longer (a restart overhead per pause),
+    so their energy, GPU-hours and cost grow by ``run_hours / wall_hours``."""
+
+    def __init__(
+        self,
+        live: Any,
+        window: TimeWindow,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.live = live
+        self.window = window
+        self.warn = warn
+        self.notes: list[str] = []
+
+    def prefetch(self, regions: pd.DataFrame) -> None:
+        if self.live is not None:
+            self.live.prefetch(regions)
+
+    def describe(self) -> str:
+        base = self.live.describe() if self.live is not None else "static annual figures"
+        return f"{base}; each option in its own best window (--start-after/--deadline)"
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+            if self.warn is not None:
+                self.warn(text)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from datetime import UTC
+
+        from recommender.intensity.model import iso
+        from recommender.intensity.planner import apply_series
+
+        w = self.window
+        n = len(frame)
+        wall = frame["wall_hours"].to_numpy(dtype=float)
+        answers: dict[str, Any] = {}
+        if self.live is not None:
+            now = self.live.now or datetime.now(UTC)
+            resolution = self.live.resolve(frame)
+            begin = min(now, w.start_after)
+            horizon = w.start_after + timedelta(hours=w.hours or float(wall.max(initial=0)) + 1)
+            trimmed: dict[int, Any] = {}
+            for key, found in resolution.answers.items():
+                if found is not None:
+                    if id(found) not in trimmed:
+                        trimmed[id(found)] = trim(found, begin, horizon)
+                    answers[key] = trimmed[id(found)]
+            out = apply_series(frame, answers, now)
+        else:
+            out = frame[["gco2_per_kwh"]].copy()
+        start_iso = iso(w.start_after)
+        cols: dict[str, np.ndarray] = {
+            "start": np.full(n, start_iso, dtype=object),
+            "end": np.array(
+                [iso(w.start_after + timedelta(hours=float(h))) for h in wall], dtype=object
+            ),
+            "delay_hours": np.zeros(n),
+            "run_hours": wall.copy(),
+            "pauses": np.zeros(n, dtype=np.int64),
+            "run_intervals": np.full(n, None, dtype=object),
+            "run_now_gco2_per_kwh": out["gco2_per_kwh"].to_numpy(dtype=float).copy(),
+        }
+        values = cols["run_now_gco2_per_kwh"].copy()
+        sources = (
+            out["intensity_source"].astype(object).to_numpy().copy()
+            if "intensity_source" in out
+            else None
+        )
+        kinds = (
+            out["intensity_kind"].astype(object).to_numpy().copy()
+            if "intensity_kind" in out
+            else None
+        )
+        keys = (frame["provider"].astype(str) + ":" + frame["region"].astype(str)).to_numpy()
+        positions = pd.Series(np.arange(n)).groupby(keys).indices
+        grids: dict[int, Grid] = {}  # regions sharing a zone share its series
+        short: list[datetime] = []
+        shifted_any = False
+        for key, idx in positions.items():
+            series = answers.get(str(key))
+            if series is None:
+                continue
+            span = w.hours if w.hours is not None else float(wall[idx].max())
+            grid = grids.get(id(series))
+            if grid is None:
+                grid = grids[id(series)] = zone_grid(series, w.start_after, max(span, 1e-6))
+            p = grid.period_h
+            length = wall[idx] / p
+            end_deadline = (span / p) if w.hours is not None else length
+            known = grid.known_h / p
+            end = np.minimum(end_deadline, np.maximum(known, length))
+            if w.hours is not None and grid.known_h < span - 1e-6:
+                short.append(grid.origin + timedelta(hours=grid.known_h))
+            v = np.broadcast_to(grid.values, (len(idx), len(grid.values)))
+            over = w.checkpoint_minutes / 60.0 / p
+            if w.interruptible:
+                plan = best_interruptible(v, length, end, over)
+                weights = plan.weights
+                run_sum, run = plan.sum, plan.run
+                first, finish, pauses = plan.first, plan.finish, plan.pauses
+            else:
+                best = best_contiguous(v, length, end)
+                weights = contiguous_weights(len(grid.values), best.start, length)
+                run_sum, run = best.sum, length
+                first, finish = best.start, best.start + length
+                pauses = np.zeros(len(idx), dtype=np.int64)
+            now = window_sums(v, length, 0) / length
+            ok = np.isfinite(run_sum) & np.isfinite(now)
+            idx, weights = idx[ok], weights[ok]
+            run_sum, run, first, finish = run_sum[ok], run[ok], first[ok], finish[ok]
+            pauses, now, length = pauses[ok], now[ok], length[ok]
+            values[idx] = run_sum / run
+            cols["run_now_gco2_per_kwh"][idx] = now
+            cols["delay_hours"][idx] = first * p
+            cols["run_hours"][idx] = run * p
+            cols["pauses"][idx] = pauses
+            shifted_any = shifted_any or bool((first > 0).any() or (pauses > 0).any())
+            forecast_share = (weights * grid.forecast[None, :]).sum(axis=1)
+            for j, i in enumerate(idx.tolist()):
+                begin = w.start_after + timedelta(hours=float(first[j] * p))
+                cols["start"][i] = iso(begin)
+                cols["end"][i] = iso(w.start_after + timedelta(hours=float(finish[j] * p)))
+                if w.interruptible:
+                    cols["run_intervals"][i] = _intervals(weights[j], w.start_after, p)
+                if sources is not None:
+                    sources[i] = _describe_window(
+                        str(sources[i]), grid, float(length[j] * p), w, bool(pauses[j])
+                    )
+                if kinds is not None and forecast_share[j] > 0 and kinds[i] == "live":
+                    kinds[i] = "forecast"
+        if short:
+            self._note(
+                f"the forecast ends before the deadline (from {iso(min(short))}): start times "
+                "were searched within the forecast only; runs longer than it start at "
+                "--start-after, with the last known figure beyond its end"
+            )
+        if self.live is not None and not answers:
+            self._note(
+                "no region has live or forecast figures (static fallback): nothing to shift; "
+                "every option runs from --start-after"
+            )
+        elif answers and not shifted_any and w.hours is not None:
+            self._note("no option is cleaner later: every option runs from --start-after")
+        out["gco2_per_kwh"] = values
+        if sources is not None:
+            out["intensity_source"] = sources
+        if kinds is not None:
+            out["intensity_kind"] = kinds
+        for name, column in cols.items():
+            out[name] = column
+        scale = np.where(wall > 0, cols["run_hours"] / np.where(wall > 0, wall, 1.0), 1.0)
+        if w.interruptible and (scale != 1.0).any():
+            for name in ("energy_kwh", "gpu_hours", "cost_usd"):
+                out[name] = frame[name].to_numpy(dtype=float) * scale
+        return out
+
+
+def _intervals(weights: np.ndarray, origin: datetime, period_h: float) -> str:
+    """``START/END START/END ...`` (ISO 8601 intervals) of the periods a schedule runs in."""
+    from recommender.intensity.model import iso
+
+    on = weights > _EPS
+    parts = []
+    i = 0
+    while i < len(on):
+        if not on[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(on) and on[j + 1]:
+            j += 1
+        begin = origin + timedelta(hours=i * period_h)
+        finish = origin + timedelta(hours=(j + float(weights[j])) * period_h)
+        parts.append(f"{iso(begin)}/{iso(finish)}")
+        i = j + 1
+    return " ".join(parts)
+
+
+def _describe_window(
+    source: str, grid: Grid, hours: float, window: TimeWindow, paused: bool
+) -> str:
+    head = source.split(": ", 1)[0]  # "<source label>, zone X"
+    until = window.deadline
+    known_end = grid.origin + timedelta(hours=grid.known_h)
+    what = "cheapest periods" if paused else "best window"
+    text = f"{head}: {what} for {hours:,.1f} h"
+    if until is not None:
+        from recommender.intensity.model import iso
+
+        text += f" before {iso(until)}"
+        if known_end < until:
+            text += f" (data ends {iso(known_end)}: searched up to it)"
+    return text
+
+
+def add_run_now(
+    frame: pd.DataFrame, energy_kwh: pd.Series, gpu_hours: pd.Series, settings: Settings
+) -> pd.DataFrame:
+    """``run_now_kgco2e`` (the same option started at --start-after, without pauses) and
+    ``shift_saving_pct`` (how much less the chosen timing emits), given the option's energy
+    and GPU-hours before any restart overheads."""
+    now_kg = (
+        energy_kwh * frame["run_now_gco2_per_kwh"] / 1000.0
+        + gpu_hours * settings.embodied_g_per_gpu_hour / 1000.0
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        saving = np.where(now_kg > 0, 100.0 * (now_kg - frame["kgco2e"]) / now_kg, 0.0)
+    return frame.assign(run_now_kgco2e=now_kg, shift_saving_pct=saving)
+
+
+@dataclass(frozen=True)
+class TimingFlags:
+    """``--start-after``/``--deadline``/``--interruptible`` resolved: the window (None when
+    none of them was given), the wall-clock limit for the planner, and whether the user asked
+    about timing explicitly (``--deadline HOURS`` alone is also the old wall limit)."""
+
+    window: TimeWindow | None
+    deadline_hours: float | None
+    explicit: bool
+
+
+def parse_when(flag: str, text: str, now: datetime) -> datetime:
+    """``now`` or an ISO 8601 time (UTC unless an offset is given), to the second."""
+    from recommender.errors import BadInputError
+    from recommender.intensity.model import utc
+
+    value = text.strip()
+    if value.lower() == "now":
+        return now.replace(microsecond=0)
+    try:
+        when = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+    except ValueError:
+        raise BadInputError(
+            f"{flag} {text!r} is not a time",
+            "give ISO 8601, e.g. 2026-11-28T01:00 (UTC) or 2026-11-28T02:00+01:00"
+            + (", or hours from --start-after, e.g. 48" if flag == "--deadline" else ""),
+        ) from None
+    return utc(when).replace(microsecond=0)
+
+
+def timing_flags(
+    start_after: str | None,
+    deadline: str | None,
+    interruptible: bool,
+    checkpoint_minutes: float | None,
+    now: datetime,
+) -> TimingFlags:
+    """Check and resolve the timing flags; raise ``BadInputError`` with a hint."""
+    from recommender.errors import BadInputError
+
+    begin = parse_when("--start-after", start_after, now) if start_after else now
+    begin = begin.replace(microsecond=0)
+    hours: float | None = None
+    finish: datetime | None = None
+    deadline_is_time = False
+    if deadline is not None:
+        text = deadline.strip().lower().removesuffix("h").strip()
+        try:
+            hours = float(text)
+        except ValueError:
+            finish = parse_when("--deadline", deadline, now)
+            deadline_is_time = True
+            hours = (finish - begin).total_seconds() / 3600.0
+            if hours <= 0:
+                raise BadInputError(
+                    f"--deadline {deadline} is not after --start-after "
+                    f"({begin.strftime('%Y-%m-%dT%H:%M:%SZ')})",
+                    "give a later --deadline, or hours from --start-after (e.g. --deadline 48)",
+                ) from None
+        else:
+            if math.isnan(hours) or math.isinf(hours):
+                raise BadInputError(f"--deadline must be a finite number, not {deadline}")
+            if hours <= 0:
+                raise BadInputError(f"--deadline must be > 0, got {hours:g}")
+            if hours > 1e6:
+                raise BadInputError(
+                    f"--deadline={hours:g} is implausibly large (limit 1e+06)",
+                    "--deadline is hours after --start-after, or an ISO 8601 time",
+                )
+            finish = begin + timedelta(hours=hours)
+    if checkpoint_minutes is not None:
+        if not interruptible:
+            raise BadInputError(
+                "--checkpoint-minutes is the restart overhead of an --interruptible job",
+                "add --interruptible, or drop --checkpoint-minutes",
+            )
+        if not math.isfinite(checkpoint_minutes) or not 0 <= checkpoint_minutes <= 1440:
+            raise BadInputError(
+                f"--checkpoint-minutes must be between 0 and 1440, got {checkpoint_minutes:g}"
+            )
+    if interruptible and deadline is None:
+        raise BadInputError(
+            "--interruptible needs --deadline: until when may the job pause and resume?",
+            "add --deadline HOURS or --deadline TIME (latest finish)",
+        )
+    explicit = bool(start_after) or deadline_is_time or interruptible
+    if deadline is None and not explicit:
+        return TimingFlags(None, None, False)
+    window = TimeWindow(
+        start_after=begin,
+        deadline=finish,
+        interruptible=interruptible,
+        checkpoint_minutes=CHECKPOINT_MINUTES if checkpoint_minutes is None else checkpoint_minutes,
+    )
+    return TimingFlags(window, hours, explicit)
