@@ -409,6 +409,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("recommender.commands.launch", "launch"),
     "instances": ("recommender.commands.launch", "instances"),
     "down": ("recommender.commands.launch", "down"),
+    "replay": ("recommender.commands.replay", "replay"),
 }
 
 

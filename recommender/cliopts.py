@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from recommender.planner import Constraints, Job, Plan, Settings
     from recommender.planner.core import IntensityFn
     from recommender.planner.sizing import Campaign
+    from recommender.planner.timing import TimingFlags
 
 
 class Format(StrEnum):
@@ -300,10 +301,38 @@ class PlanArgs(SizingArgs):
         typer.Option("--max-instances", help="Most instances a --deadline may use in parallel."),
     ] = 8
     deadline: Annotated[
-        float | None,
+        str | None,
         typer.Option(
             "--deadline",
-            help="Wall-clock hours the job must finish in; uses the fewest instances that make it.",
+            help="Latest finish: HOURS after --start-after (e.g. 48) or an ISO 8601 TIME; each "
+            "option uses the fewest instances that make it, and with live intensity runs in its "
+            "cleanest window before it.",
+        ),
+    ] = None
+    start_after: Annotated[
+        str | None,
+        typer.Option(
+            "--start-after",
+            help="Earliest start, ISO 8601 (UTC unless an offset is given) [default: now]; "
+            "with --intensity-file it may be in the trace's past (a what-if).",
+            show_default=False,
+        ),
+    ] = None
+    interruptible: Annotated[
+        bool,
+        typer.Option(
+            "--interruptible",
+            help="The job may pause and resume at the intensity data's period boundaries: "
+            "each option runs in its cleanest periods before --deadline.",
+        ),
+    ] = False
+    checkpoint_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--checkpoint-minutes",
+            help="Restart overhead per pause of an --interruptible job, in minutes of extra run "
+            "time (checkpoint + reload) [default: 5].",
+            show_default=False,
         ),
     ] = None
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Budget in USD.")] = None
@@ -488,7 +517,7 @@ def build_request(args: PlanArgs) -> PlanRequest:
             "drop --ref-gpu",
         )
     check_number("--min-gpu-memory", args.min_gpu_memory, high=4096)
-    check_number("--deadline", args.deadline, high=1e6)
+    timing = _timing_flags(args)
     check_number("--max-cost", args.max_cost, high=1e10)
     check_number("--max-kg", args.max_kg, high=1e10)
     check_number("--carbon-price", args.carbon_price, low=0, inclusive_low=True, high=1e5)
@@ -543,13 +572,14 @@ def build_request(args: PlanArgs) -> PlanRequest:
             min_gpu_memory_gb=args.min_gpu_memory,
             markets=markets,
             max_instances=args.max_instances,
-            deadline_hours=args.deadline,
+            deadline_hours=timing.deadline_hours if timing is not None else None,
             max_cost_usd=args.max_cost,
             max_kgco2e=args.max_kg,
+            **_timing_constraints(timing),
         ),
         baseline=baseline,
         defaults_used=frozenset(defaults),
-        intensity_fn=_intensity_fn(args, catalog, providers, regions, excluded),
+        intensity_fn=_intensity_fn(args, catalog, providers, regions, excluded, timing),
     )
 
 
@@ -565,25 +595,93 @@ def _intensity_fn(
     providers: tuple[str, ...],
     regions: tuple[tuple[str, str], ...],
     excluded: tuple[tuple[str, str], ...],
+    timing: TimingFlags | None = None,
 ) -> IntensityFn | None:
     """The live-intensity hook for --intensity/--intensity-file (None: static figures). The
     intensity package (requests, sqlite3) is imported only when asked for. Fetching starts
-    now, for the regions the constraints allow, and overlaps the planning."""
-    if args.intensity.strip().lower() == "static" and args.intensity_file is None:
-        return None
+    now, for the regions the constraints allow, and overlaps the planning. With the timing
+    flags each option runs in its own best window (recommender.planner.timing)."""
+    window = timing.window if timing is not None else None
+    static = args.intensity.strip().lower() == "static" and args.intensity_file is None
+    if static:
+        return _static_timing(timing)
     from recommender.intensity import make_intensity_fn
 
-    fn = make_intensity_fn(args.intensity, args.intensity_file, warn=warn)
-    if fn is not None:
-        frame = catalog.regions
-        keys = list(zip(frame["provider"], frame["region"], strict=True))
-        offered = set(zip(catalog.offers["provider"], catalog.offers["region"], strict=True))
-        keep = [
-            (p, r) in offered
-            and (not providers or p in providers)
-            and (not regions or (p, r) in regions)
-            and (p, r) not in excluded
-            for p, r in keys
-        ]
-        fn.prefetch(frame[keep])
+    trace_only = args.intensity_file is not None and args.intensity.strip().lower() in (
+        "static",
+        "csv",
+    )
+    # A trace is replayed as if it were the start time: rows after it are the forecast.
+    now = window.start_after if window is not None and trace_only else None
+    if window is not None and not trace_only:
+        from datetime import UTC, datetime, timedelta
+
+        if window.start_after < datetime.now(UTC) - timedelta(minutes=5):
+            raise BadInputError(
+                "--start-after is in the past; live grid APIs can only plan from now on",
+                "give a later --start-after, or plan on a trace with --intensity-file",
+            )
+    fn: Any = make_intensity_fn(args.intensity, args.intensity_file, warn=warn, now=now)
+    if fn is None:  # e.g. --intensity live with no source configured
+        return _static_timing(timing)
+    if window is not None:
+        from recommender.planner.timing import ShiftedIntensity
+
+        fn = ShiftedIntensity(fn, window, warn=warn)
+    frame = catalog.regions
+    keys = list(zip(frame["provider"], frame["region"], strict=True))
+    offered = set(zip(catalog.offers["provider"], catalog.offers["region"], strict=True))
+    keep = [
+        (p, r) in offered
+        and (not providers or p in providers)
+        and (not regions or (p, r) in regions)
+        and (p, r) not in excluded
+        for p, r in keys
+    ]
+    fn.prefetch(frame[keep])
     return fn
+
+
+def _static_timing(timing: TimingFlags | None) -> IntensityFn | None:
+    """With static figures every hour is alike: say so once, and start at --start-after."""
+    if timing is None or timing.window is None or not timing.explicit:
+        return None
+    from recommender.planner.timing import ShiftedIntensity
+
+    warn(
+        "static annual intensity is the same at every hour, so there is nothing to shift: "
+        "use --intensity live or --intensity-file for start times that matter"
+    )
+    return ShiftedIntensity(None, timing.window, warn=warn)
+
+
+def _timing_flags(args: PlanArgs) -> TimingFlags | None:
+    """--start-after, --deadline (hours or a time), --interruptible, --checkpoint-minutes
+    (None when none is given: the timing module is not even imported)."""
+    given = (args.start_after, args.deadline, args.checkpoint_minutes)
+    if all(value is None for value in given) and not args.interruptible:
+        return None
+    from datetime import UTC, datetime
+
+    from recommender.planner.timing import timing_flags
+
+    return timing_flags(
+        args.start_after,
+        args.deadline,
+        args.interruptible,
+        args.checkpoint_minutes,
+        datetime.now(UTC),
+    )
+
+
+def _timing_constraints(timing: TimingFlags | None) -> dict[str, Any]:
+    window = timing.window if timing is not None else None
+    if timing is None or window is None or not timing.explicit:
+        return {}
+    values = window.as_dict()
+    return {
+        "start_after": values["start_after"],
+        "deadline_at": values["deadline"],
+        "interruptible": window.interruptible or None,
+        "checkpoint_minutes": window.checkpoint_minutes if window.interruptible else None,
+    }

@@ -49,3 +49,17 @@ def test_readme_commands_match_ci():
     assert "pip install -e '.[dev]'" in README and "pip install -e '.[dev]'" in ci
     assert "carbonplan suggest --gpu-hours 400" in README
     assert "\npytest\n" in README and "\npytest\n" in ci + "\n"
+
+
+def test_every_subpackage_is_packaged():
+    """An editable install finds any folder; a wheel ships only the packages listed."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "recommender").rglob("__init__.py")
+    }
+    assert on_disk <= listed, sorted(on_disk - listed)

@@ -170,3 +170,33 @@ def test_launch_module_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_later_planned_start_is_pointed_out():
+    from datetime import UTC, datetime, timedelta
+
+    from recommender.commands.launch import _later_start_notes
+    from recommender.launch import Choice
+
+    def choice(start: str | None) -> Choice:
+        return Choice(
+            rank=1,
+            provider="aws",
+            region="eu-north-1",
+            instance_type="p5.48xlarge",
+            market="spot",
+            gpu="H100",
+            gpus_per_instance=8,
+            instances=1,
+            usd_per_hour=30.0,
+            wall_hours=10.0,
+            cost_usd=300.0,
+            kgco2e=5.0,
+            start=start,
+        )
+
+    later = (datetime.now(UTC) + timedelta(hours=6)).isoformat()
+    notes = _later_start_notes([choice(later)])
+    assert len(notes) == 1 and "launch starts machines now" in notes[0] and later in notes[0]
+    assert _later_start_notes([choice(None)]) == []
+    assert _later_start_notes([choice(datetime.now(UTC).isoformat())]) == []

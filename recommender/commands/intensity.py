@@ -64,11 +64,14 @@ def intensity(
 
 
 def _hourly_history(series: ZoneSeries, now: datetime) -> list[tuple[datetime, float]]:
+    """Hourly means of the latest 24 clock hours observed. Sources differ on whether the
+    current hour is in their history (Electricity Maps: yes; the GB API: up to the last
+    half-hour before it), and the count must not depend on the minute the command runs."""
     buckets: dict[datetime, list[float]] = {}
-    for p in series.history(now, 24):
+    for p in series.history(now, 25):
         hour = p.time.replace(minute=0, second=0, microsecond=0)
         buckets.setdefault(hour, []).append(p.gco2_per_kwh)
-    return [(h, sum(v) / len(v)) for h, v in sorted(buckets.items())]
+    return [(h, sum(v) / len(v)) for h, v in sorted(buckets.items())][-24:]
 
 
 def _record(target: Target, series: ZoneSeries | None, now: datetime, hours: int) -> dict[str, Any]:

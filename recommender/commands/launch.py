@@ -97,7 +97,29 @@ def _choice(record: dict[str, Any]) -> Choice:
         wall_hours=float(record["wall_hours"]),
         cost_usd=float(record["cost_usd"]),
         kgco2e=float(record["kgco2e"]),
+        start=str(record["start"]) if record.get("start") else None,
     )
+
+
+def _later_start_notes(eligible: list[Choice]) -> list[str]:
+    """launch starts machines now; say so when the plan chose a later, cleaner start."""
+    from datetime import UTC, datetime, timedelta
+
+    if not eligible or not eligible[0].start:
+        return []
+    try:
+        start = datetime.fromisoformat(eligible[0].start.replace("Z", "+00:00"))
+    except ValueError:
+        return []
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if start <= datetime.now(UTC) + timedelta(minutes=10):
+        return []
+    return [
+        f"the plan's cleanest start for {eligible[0].label} is {eligible[0].start}, but launch "
+        "starts machines now: run it then for the planned emissions (the estimates tagged "
+        "assume the planned window)"
+    ]
 
 
 def _choices_from_plan(plan_args: PlanArgs) -> tuple[list[Choice], str]:
@@ -600,6 +622,7 @@ def launch(
             "use 1-58 lower-case letters, digits and '-', starting with a letter",
         )
     eligible, notes = _eligible(choices, rank, zone, image)
+    notes.extend(_later_start_notes(eligible))
     if from_ is not None:
         notes.append(f"options from {from_}: only the options saved in it are tried")
 

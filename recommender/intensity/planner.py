@@ -82,7 +82,9 @@ class LiveIntensity:
         names = ", ".join([*self.chain.names, "static"])
         return f"live grid intensity averaged over each run from now ({names}, first that answers)"
 
-    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def resolve(self, frame: pd.DataFrame) -> Resolution:
+        """What answered for the regions of ``frame`` (the prefetch, else a fetch now); its
+        warnings go out here. The time shifter (planner/timing.py) reads the series."""
         now = self.now or datetime.now(UTC)
         targets = region_targets(frame)
         ready = self._join()
@@ -93,7 +95,11 @@ class LiveIntensity:
                     self.warn(line)
         else:
             self.resolution = resolve_chain(targets, self.chain, now=now, warn=self.warn)
-        return apply_series(frame, self.resolution.answers, now)
+        return self.resolution
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        now = self.now or datetime.now(UTC)
+        return apply_series(frame, self.resolve(frame).answers, now)
 
 
 def apply_series(

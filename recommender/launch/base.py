@@ -45,6 +45,7 @@ class Choice:
     wall_hours: float
     cost_usd: float  # the whole job
     kgco2e: float  # the whole job
+    start: str | None = None  # the planned start (ISO-8601) when the plan shifted it in time
 
     @property
     def label(self) -> str:

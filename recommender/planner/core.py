@@ -95,7 +95,9 @@ def candidate_frame(
 #: (live or forecast sources average over the hours each option would run). It returns a
 #: frame aligned with its input holding any of: gco2_per_kwh, intensity_source,
 #: intensity_year, intensity_kind ("static", "live", "forecast", "cached", ...),
-#: intensity_observed_at, start.
+#: intensity_observed_at, start; a time-shifting hook (planner/timing.py) adds its timing
+#: columns and run_now_gco2_per_kwh, and scales energy_kwh, gpu_hours and cost_usd by the
+#: restart overheads of an interruptible run.
 IntensityFn = Callable[[pd.DataFrame], pd.DataFrame]
 
 
@@ -140,7 +142,13 @@ def compute_metrics(
     )
     if intensity_fn is not None:
         replaced = intensity_fn(frame)
-        frame = frame.assign(**{c: replaced[c] for c in replaced.columns})
+        before = frame
+        frame = add_emissions(frame.assign(**{c: replaced[c] for c in replaced.columns}), settings)
+        if "run_now_gco2_per_kwh" in replaced.columns:  # time shifting (planner/timing.py)
+            from recommender.planner.timing import add_run_now
+
+            frame = add_run_now(frame, before["energy_kwh"], before["gpu_hours"], settings)
+        return frame
     return add_emissions(frame, settings)
 
 

@@ -81,6 +81,11 @@ class Constraints:
     deadline_hours: float | None = None
     max_cost_usd: float | None = None
     max_kgco2e: float | None = None
+    # When to run (--start-after, --deadline TIME, --interruptible): ISO 8601 UTC times.
+    start_after: str | None = None
+    deadline_at: str | None = None
+    interruptible: bool | None = None
+    checkpoint_minutes: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -57,6 +57,17 @@ BASELINE_FIELDS = [
     "saves_kgco2e",
     "saves_usd",
 ]
+# With --start-after/--deadline/--interruptible (recommender/planner/timing.py).
+TIMING_FIELDS = [
+    "end",
+    "delay_hours",
+    "run_hours",
+    "pauses",
+    "run_intervals",
+    "run_now_gco2_per_kwh",
+    "run_now_kgco2e",
+    "shift_saving_pct",
+]
 
 
 def plain(value: Any, digits: int = 6) -> Any:
@@ -85,6 +96,8 @@ def option_records(options: pd.DataFrame) -> list[dict[str, Any]]:
     fields = list(OPTION_FIELDS)
     if "saves_kgco2e" in frame.columns:
         fields += BASELINE_FIELDS
+    if "run_now_kgco2e" in frame.columns:
+        fields += TIMING_FIELDS
     records = frame_records(frame, fields)
     for record in records:
         count = record["gpus_per_instance"]

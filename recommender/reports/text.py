@@ -41,9 +41,11 @@ EQUIVALENTS_CAPTION = (
     "Car and flight equivalents are of kg CO2e; household electricity is of the job's energy."
 )
 TIME_SHIFT_NOTE = (
-    "Not shown yet: this report uses annual average grid intensity, so the start time does not "
-    "change an option's emissions. Once carbonplan plans start times from forecast intensity, "
-    "this section will chart the chosen region's intensity curve with the run window shaded."
+    "Not shown yet: a chart of the chosen region's intensity curve with the run window shaded. "
+    "With annual average grid intensity (the default) the start time does not change an "
+    "option's emissions; with --start-after, --deadline or --interruptible and live or trace "
+    "intensity (--intensity, --intensity-file), each option's start, end and saving against "
+    "starting at once are in options.csv and plan.json."
 )
 
 

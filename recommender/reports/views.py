@@ -202,6 +202,14 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     if baseline:
         table.add_column("vs baseline", justify="right")
+    timed = "run_now_kgco2e" in options.columns  # --start-after/--deadline/--interruptible
+    if timed:
+        table.caption = (
+            f"{table.caption}; vs now = kg CO2e against starting at --start-after "
+            "(run_intervals in --format json lists an interruptible run's hours)"
+        )
+        table.add_column("start (UTC)", justify="left")
+        table.add_column("vs now", justify="right")
     for row in options.itertuples(index=False):
         count = row.gpu_count
         gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
@@ -228,6 +236,11 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
                 cells.append("-")
             else:
                 cells.append(_savings(row.saves_kgco2e, row.saves_usd))
+        if timed:
+            start = str(row.start or "")[:16].replace("T", " ")
+            pauses = int(row.pauses) if pd.notna(row.pauses) else 0
+            cells.append(start + (f", {pauses} pause{'s' * (pauses > 1)}" if pauses else ""))
+            cells.append(f"{-row.shift_saving_pct:+.1f}%")
         table.add_row(*cells)
     console.print(table)
     shown = len(options)
