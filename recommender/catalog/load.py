@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,6 +167,8 @@ def _write_cached(path: Path | None, catalog: Catalog) -> None:
     The cache only saves time: if it cannot be written, carry on without it."""
     if path is None:
         return
+    import tempfile  # only when (re)writing the cache
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False) as handle:
