@@ -10,8 +10,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from recommender.cli import main
+
+# Shared CI machines are noisy: no per-example deadlines, and in CI the same examples every run
+# (a property failure then reproduces; locally hypothesis keeps exploring).
+hypothesis_settings.register_profile("carbonplan", deadline=None)
+hypothesis_settings.register_profile("carbonplan-ci", deadline=None, derandomize=True)
+hypothesis_settings.load_profile("carbonplan-ci" if os.environ.get("CI") else "carbonplan")
 
 
 def region_row(provider: str, region: str, gco2: float, pue: float = 1.1) -> dict[str, object]:
