@@ -96,7 +96,7 @@ def main() -> int:
         help="date to record as the build date (YYYY-MM-DD)",
     )
     args = parser.parse_args()
-    for script in ("build_gpus.py", "build_regions.py", "build_offers.py"):
+    for script in ("build_gpus.py", "build_regions.py", "build_offers.py", "build_gcp_zones.py"):
         cmd = [
             sys.executable,
             str(ROOT / "scripts" / script),

@@ -126,5 +126,12 @@ def test_data_rebuilds_identically_from_the_reference(tmp_path):
         check=True,
         capture_output=True,
     )
-    for name in ["offers.csv", "offers_excluded.csv", "regions.csv", "gpus.csv", "meta.json"]:
+    for name in [
+        "offers.csv",
+        "offers_excluded.csv",
+        "regions.csv",
+        "gpus.csv",
+        "gcp_zones.csv",
+        "meta.json",
+    ]:
         assert (out / name).read_bytes() == (DATA / name).read_bytes(), name
