@@ -126,7 +126,7 @@ def test_report_names_its_sources_defaults_and_limits(made):
         "EPA",  # its source
         "embodied (making the hardware",
         "carbonplan report --gpu-hours 400 --baseline aws:us-east-1",  # the command
-        "Not shown yet",  # time shifting is not there yet, and says so
+        "no timing chart is drawn",  # static intensity: says why there is no timing.png
     ):
         assert needed in md, needed
 

@@ -1,5 +1,6 @@
 """``carbonplan report``: the cost/carbon trade-off as files people look at and share
-(report.html, report.md, tradeoff.png/svg, regions.png, options.csv, plan.json).
+(report.html, report.md, tradeoff.png/svg, regions.png, options.csv, plan.json, and
+timing.png where time shifting applies).
 
 It plans the job from the same flags as ``suggest`` (through ``plan_options``), or renders a
 saved ``suggest --format json`` given with ``--from``. Module import stays light: pandas and
@@ -117,11 +118,18 @@ def report(
                 "report needs the job: --gpu-hours H, or --from plan.json",
                 "e.g. carbonplan report --gpu-hours 400 --baseline aws:us-east-1",
             )
+        from recommender.reports.report import timing_curve
         from recommender.reports.views import plan_document
 
         request = build_request(plan_args)
         result = request.run(top=None)
         document = plan_document(result, request.catalog, set(request.defaults_used))
+        # the intensity curve the time shifter chose the recommended start on (it keeps what
+        # it searched, so nothing is fetched twice); saved in plan.json so --from redraws it
+        best = min(document["options"], key=lambda o: o["rank"])
+        curve = timing_curve(request.intensity_fn, best)
+        if curve is not None:
+            document["timing_curve"] = curve
         origin = "the job flags, planned on the shipped data"
     built = build_report(document, top=top, origin=origin, command=command)
     files = render_files(built)

@@ -398,6 +398,29 @@ class ShiftedIntensity:
         self.window = window
         self.warn = warn
         self.notes: list[str] = []
+        # what the search ranked, per "provider:region", kept for the report's timing chart
+        self.searched: dict[str, tuple[Grid, ZoneSeries]] = {}
+
+    def curve(self, provider: str, region: str) -> dict[str, Any] | None:
+        """The intensity a region's windows were chosen on, per period over
+        ``[--start-after, --deadline]``, as plain JSON values (the report draws it as
+        ``timing.png``); None without a deadline or without a live or trace series there."""
+        from recommender.intensity.model import iso
+
+        found = self.searched.get(f"{provider}:{region}")
+        if found is None:
+            return None
+        grid, series = found
+        values = [float(v) if math.isfinite(v) else None for v in grid.values.tolist()]
+        return {
+            "region": f"{provider}:{region}",
+            "source": series.label,
+            "zone": series.zone,
+            "start": iso(grid.origin),
+            "period_hours": grid.period_h,
+            "known_hours": grid.known_h,  # beyond: the last known value, repeated
+            "gco2_per_kwh": [None if v is None else round(v, 3) for v in values],
+        }
 
     def prefetch(self, regions: pd.DataFrame) -> None:
         if self.live is not None:
@@ -473,6 +496,8 @@ class ShiftedIntensity:
             grid = grids.get(id(series))
             if grid is None:
                 grid = grids[id(series)] = zone_grid(series, w.start_after, max(span, 1e-6))
+            if w.hours is not None:
+                self.searched[str(key)] = (grid, series)
             p = grid.period_h
             length = wall[idx] / p
             end_deadline = (span / p) if w.hours is not None else length

@@ -1,10 +1,12 @@
 """Report charts drawn with matplotlib (Agg, no pyplot state): the cost/carbon trade-off with
-its Pareto frontier, and kg CO2e per region against the grid intensity behind it.
+its Pareto frontier, kg CO2e per region against the grid intensity behind it, and (where time
+shifting applies) the chosen region's intensity over time with the run window shaded.
 
 Charts must read without colour: provider is shown by colour *and* fill, market by marker
 shape, and the recommended option and the baseline carry text labels. Every artist a test
 looks for has a ``gid`` (``options:<provider>:<market>``, ``frontier``, ``recommended``,
-``baseline``, ``kg-bars``, ``intensity-bars``), which also names the element in the SVG.
+``baseline``, ``kg-bars``, ``intensity-bars``, ``intensity-curve``, ``run-window``,
+``run-now``), which also names the element in the SVG.
 
 matplotlib is imported only here, and this module only by the report, so ``suggest`` never
 pays for it.
@@ -23,6 +25,8 @@ from recommender.planner.core import pareto_mask
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from recommender.reports.report import Timing
 
 # Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), plus a fill
 # style per provider so that a greyscale print still tells them apart.
@@ -287,6 +291,117 @@ def region_figure(regions: pd.DataFrame, *, title: str) -> Figure:
         )
         front.set_zorder(back.get_zorder() + 1)
         front.patch.set_visible(False)
+        _freeze_layout(fig)
+    return fig
+
+
+def timing_figure(timing: Timing, *, title: str) -> Figure:
+    """The region's intensity per period from --start-after to --deadline (a step line), the
+    chosen run shaded and hatched (each interval of a paused run), and starting at once
+    outlined with a dashed box, each labelled with its mean gCO2e/kWh."""
+    _matplotlib()
+    import matplotlib as mpl
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    edges = mdates.date2num(timing.edges)
+    values = timing.gco2_per_kwh
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(9.0, 3.8), dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+        # a step per period: the value holds from its edge to the next
+        ax.step(
+            edges,
+            np.append(values, values[-1] if len(values) else np.nan),
+            where="post",
+            color="black",
+            linewidth=1.3,
+            gid="intensity-curve",
+        )
+        for begin, end in timing.run:
+            ax.axvspan(
+                float(mdates.date2num(begin)),
+                float(mdates.date2num(end)),
+                facecolor="#9ecae1",
+                edgecolor="#08519c",
+                hatch="///",
+                linewidth=0.8,
+                alpha=0.6,
+                gid="run-window",
+            )
+        now_begin, now_end = (float(mdates.date2num(t)) for t in timing.run_now)
+        ax.axvspan(
+            now_begin,
+            now_end,
+            ymax=0.97,  # the top edge stays visible
+            fill=False,
+            edgecolor="#444444",
+            linestyle="--",
+            linewidth=1.4,
+            gid="run-now",
+        )
+        if timing.data_end is not None:
+            ax.axvline(
+                float(mdates.date2num(timing.data_end)),
+                color="#777777",
+                linestyle=":",
+                linewidth=1.0,
+                gid="data-end",
+            )
+        finite = values[np.isfinite(values)]
+        top = float(finite.max()) if len(finite) else 1.0
+        ax.set_ylim(0, max(top, 1.0) * 1.22)
+        ax.set_xlim(float(edges[0]), float(mdates.date2num(max(timing.deadline, timing.edges[-1]))))
+        first = timing.run[0][0]
+        ax.annotate(
+            f"chosen run: {timing.run_gco2_per_kwh:,.0f} g/kWh",
+            (float(mdates.date2num(first)), top * 1.04),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="left"
+            if first < timing.edges[0] + (timing.deadline - timing.edges[0]) / 2
+            else "right",
+            fontsize=8.5,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#08519c", "lw": 0.6},
+        )
+        ax.annotate(
+            f"run now: {timing.run_now_gco2_per_kwh:,.0f} g/kWh",
+            (now_begin, top * 1.13),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="left",
+            fontsize=8.5,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#444444", "lw": 0.6},
+        )
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=mdates.UTC))
+        ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.set_xlabel("time (UTC), from --start-after to --deadline")
+        ax.set_ylabel("grid intensity (gCO2e/kWh)")
+        ax.set_title(title, loc="left")
+        handles = [
+            Line2D([], [], color="black", linewidth=1.3, label=f"grid intensity, {timing.source}"),
+            Patch(
+                facecolor="#9ecae1",
+                edgecolor="#08519c",
+                hatch="///",
+                alpha=0.6,
+                label="chosen run" + (" (each stretch)" if len(timing.run) > 1 else ""),
+            ),
+            Patch(
+                fill=False, edgecolor="#444444", linestyle="--", label="run now (at --start-after)"
+            ),
+        ]
+        if timing.data_end is not None:
+            handles.append(
+                Line2D([], [], color="#777777", linestyle=":", label="data ends (then: last value)")
+            )
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
         _freeze_layout(fig)
     return fig
 

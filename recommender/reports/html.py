@@ -336,8 +336,10 @@ def _provenance(report: Report) -> str:
     return "".join(parts)
 
 
-def render_html(report: Report, *, tradeoff_png: bytes, regions_png: bytes) -> str:
-    """The whole page."""
+def render_html(
+    report: Report, *, tradeoff_png: bytes, regions_png: bytes, timing_png: bytes | None = None
+) -> str:
+    """The whole page (with the timing chart where time shifting applies)."""
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
     bullets = "".join(f"<li>{_e(s)}</li>" for s in T.summary_sentences(report))
     tradeoff = _img(
@@ -350,6 +352,11 @@ def render_html(report: Report, *, tradeoff_png: bytes, regions_png: bytes) -> s
     regions = _img(
         regions_png, T.regions_alt(report), "regions", T.REGIONS_CAPTION, ["regions.png"]
     )
+    note = ' class="note"' if report.timing is None else ""
+    timing = "".join(f"<p{note}>{_e(line)}</p>" for line in T.timing_paragraphs(report))
+    if timing_png is not None and report.timing is not None:
+        chart = _img(timing_png, T.timing_alt(report), "timing", T.TIMING_CAPTION, ["timing.png"])
+        timing = f"<figure>{chart}</figure>{timing}"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -394,7 +401,7 @@ def render_html(report: Report, *, tradeoff_png: bytes, regions_png: bytes) -> s
 </section>
 <section aria-labelledby="time-h">
 <h2 id="time-h">When to run</h2>
-<p class="note">{_e(T.TIME_SHIFT_NOTE)}</p>
+{timing}
 </section>
 <section aria-labelledby="sources-h">
 <h2 id="sources-h">Assumptions and sources</h2>

@@ -1,5 +1,5 @@
 """The report as Markdown for a pull request or a wiki page; charts are the PNG files beside
-it (``tradeoff.png``, ``regions.png``)."""
+it (``tradeoff.png``, ``regions.png``, and ``timing.png`` where time shifting applies)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,11 @@ def render_markdown(report: Report) -> str:
     out += [_table(headers, rows, right={1, 2} if saved else {1}), ""]
     out += [T.EQUIVALENTS_CAPTION, "", T.share_sentence(report), ""]
 
-    out += ["## When to run", "", T.TIME_SHIFT_NOTE, ""]
+    out += ["## When to run", ""]
+    if report.timing is not None:
+        out += [f"![{T.timing_alt(report)}](timing.png)", "", T.TIMING_CAPTION, ""]
+    for paragraph in T.timing_paragraphs(report):
+        out += [paragraph, ""]
 
     out += ["## Assumptions and sources", "", "### Job and constraints", ""]
     out += [_table(["setting", "value"], [list(r) for r in T.job_rows(report)]), ""]

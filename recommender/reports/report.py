@@ -14,10 +14,11 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recommender import __version__
@@ -35,6 +36,9 @@ REPORT_FILES = (
     "options.csv",
     "plan.json",
 )
+#: Written only where time shifting applies (a deadline and a live or trace intensity curve).
+TIMING_FILE = "timing.png"
+OPTIONAL_FILES = (TIMING_FILE,)
 MAX_REGION_BARS = 30  # above this, the region chart shows the cleanest, the dirtiest, baseline
 CLEANEST_SHOWN, DIRTIEST_SHOWN = 20, 5
 
@@ -125,7 +129,35 @@ def validate_document(document: Any, name: str) -> dict[str, Any]:
                 )
         if not isinstance(option.get("rank"), int) or isinstance(option.get("rank"), bool):
             raise BadInputError(f"--from {name}: option {i} has no integer rank", _HINT_SAVE)
+    if document.get("timing_curve") is not None:
+        _check_curve(document["timing_curve"], name)
     return document
+
+
+def _check_curve(curve: Any, name: str) -> None:
+    """``timing_curve`` (written by ``report`` into its plan.json) as ShiftedIntensity.curve
+    makes it."""
+    bad = f"--from {name}: 'timing_curve' is malformed"
+    if not isinstance(curve, dict):
+        raise BadInputError(f"{bad} (not an object)", _HINT_SAVE)
+    for key in ("region", "source", "start"):
+        if not isinstance(curve.get(key), str) or not curve[key]:
+            raise BadInputError(f"{bad} (no {key})", _HINT_SAVE)
+    try:
+        datetime.fromisoformat(curve["start"].replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInputError(f"{bad} (start {curve['start']!r} is not a time)", _HINT_SAVE) from None
+    if not _is_number(curve.get("period_hours")) or not curve["period_hours"] > 0:
+        raise BadInputError(f"{bad} (period_hours must be > 0)", _HINT_SAVE)
+    if not _is_number(curve.get("known_hours")):
+        raise BadInputError(f"{bad} (known_hours must be a number >= 0)", _HINT_SAVE)
+    values = curve.get("gco2_per_kwh")
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(v is None or _is_number(v) for v in values)
+    ):
+        raise BadInputError(f"{bad} (gco2_per_kwh must be a list of numbers)", _HINT_SAVE)
 
 
 # --- the report model -----------------------------------------------------------------------
@@ -141,6 +173,100 @@ class Baseline:
     cost_usd: float
     kgco2e: float
     how: str  # how it was matched, for the reader
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The recommended option's timing against its region's intensity curve: what
+    ``timing.png`` draws and the "When to run" section says. Times are aware UTC."""
+
+    region: str
+    source: str  # which series, e.g. "Electricity Maps API v3 (lifecycle)" or the trace file
+    edges: list[datetime]  # period boundaries from --start-after: len(gco2_per_kwh) + 1
+    gco2_per_kwh: np.ndarray  # mean of each period (NaN: no data)
+    data_end: datetime | None  # before the deadline the data ends here (then: last value)
+    deadline: datetime
+    run: list[tuple[datetime, datetime]]  # the chosen window, or each interval of a paused run
+    run_now: tuple[datetime, datetime]  # the same job started at --start-after, without pauses
+    run_gco2_per_kwh: float
+    run_now_gco2_per_kwh: float
+    run_now_kgco2e: float | None
+    saving_pct: float | None
+    delay_hours: float
+    pauses: int
+    interruptible: bool
+
+    @property
+    def start_after(self) -> datetime:
+        return self.edges[0]
+
+
+def _timing(document: dict[str, Any], rec: dict[str, Any]) -> Timing | None:
+    """The recommended option's timing, where time shifting applied: the document has the
+    curve of its region (``report`` saves it; a ``suggest --format json`` has none) and the
+    option has a start and end."""
+    curve = document.get("timing_curve")
+    if not isinstance(curve, dict) or curve.get("region") != f"{rec['provider']}:{rec['region']}":
+        return None
+    if not (isinstance(rec.get("start"), str) and isinstance(rec.get("end"), str)):
+        return None
+    if not _is_number(rec.get("run_now_gco2_per_kwh")):
+        return None
+    origin = _when(curve["start"])
+    period = timedelta(hours=float(curve["period_hours"]))
+    values = np.array(
+        [np.nan if v is None else float(v) for v in curve["gco2_per_kwh"]], dtype=float
+    )
+    edges = [origin + i * period for i in range(len(values) + 1)]
+    constraints = document.get("constraints") or {}
+    deadline = (
+        _when(constraints["deadline_at"])
+        if isinstance(constraints.get("deadline_at"), str)
+        else edges[-1]
+    )
+    known = origin + timedelta(hours=float(curve["known_hours"]))
+    intervals = rec.get("run_intervals")
+    if isinstance(intervals, str) and intervals.strip():
+        run = [
+            (_when(begin), _when(end))
+            for begin, _, end in (part.partition("/") for part in intervals.split())
+        ]
+    else:
+        run = [(_when(rec["start"]), _when(rec["end"]))]
+    wall = timedelta(hours=float(rec["wall_hours"]))
+    saving = rec.get("shift_saving_pct")
+    now_kg = rec.get("run_now_kgco2e")
+    return Timing(
+        region=str(curve["region"]),
+        source=str(curve["source"]),
+        edges=edges,
+        gco2_per_kwh=values,
+        data_end=known if known < deadline else None,
+        deadline=deadline,
+        run=run,
+        run_now=(origin, origin + wall),
+        run_gco2_per_kwh=float(rec["gco2_per_kwh"]),
+        run_now_gco2_per_kwh=float(rec["run_now_gco2_per_kwh"]),
+        run_now_kgco2e=float(now_kg) if now_kg is not None and _is_number(now_kg) else None,
+        saving_pct=float(saving) if isinstance(saving, int | float) else None,
+        delay_hours=float(rec.get("delay_hours") or 0.0),
+        pauses=int(rec.get("pauses") or 0),
+        interruptible=bool(constraints.get("interruptible")),
+    )
+
+
+def timing_curve(intensity_fn: Any, option: dict[str, Any]) -> dict[str, Any] | None:
+    """The curve the planner's time shifter ranked ``option``'s region on (kept by the hook,
+    so nothing is fetched twice), or None where time shifting did not apply."""
+    from recommender.planner.timing import ShiftedIntensity
+
+    if not isinstance(intensity_fn, ShiftedIntensity):
+        return None
+    return intensity_fn.curve(str(option["provider"]), str(option["region"]))
 
 
 @dataclass(frozen=True)
@@ -166,6 +292,7 @@ class Report:
     generated_at: str
     version: str = __version__
     notes: list[str] = field(default_factory=list)
+    timing: Timing | None = None  # where time shifting applied: timing.png and its text
 
     @property
     def objective(self) -> str:
@@ -364,6 +491,7 @@ def build_report(
         command=command,
         generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         notes=notes,
+        timing=_timing(document, rec),
     )
 
 
@@ -373,6 +501,7 @@ def build_report(
 def render_files(report: Report) -> dict[str, bytes]:
     """Every file of the report, by name."""
     from recommender.reports import charts
+    from recommender.reports import text as T
     from recommender.reports.html import render_html
     from recommender.reports.markdown import render_markdown
     from recommender.reports.records import to_csv, to_json
@@ -413,8 +542,15 @@ def render_files(report: Report) -> dict[str, bytes]:
         "plan.json": (to_json(report.document) + "\n").encode("utf-8"),
         "report.md": render_markdown(report).encode("utf-8"),
     }
+    if report.timing is not None:
+        files[TIMING_FILE] = charts.png_bytes(
+            charts.timing_figure(report.timing, title=T.timing_title(report.timing))
+        )
     files["report.html"] = render_html(
-        report, tradeoff_png=files["tradeoff.png"], regions_png=files["regions.png"]
+        report,
+        tradeoff_png=files["tradeoff.png"],
+        regions_png=files["regions.png"],
+        timing_png=files.get(TIMING_FILE),
     ).encode("utf-8")
     return files
 
@@ -435,7 +571,7 @@ def check_target(out: Path, force: bool) -> None:
             f"{', ...' if len(present) > 4 else ''})",
             "pass --force to replace the report, or choose another --out",
         )
-    foreign = [name for name in present if name not in REPORT_FILES]
+    foreign = [name for name in present if name not in REPORT_FILES + OPTIONAL_FILES]
     if foreign:
         raise BadInputError(
             f"--out {out} holds files that are not part of a report ({', '.join(foreign[:4])})",

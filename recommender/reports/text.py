@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from recommender.reports.report import OBJECTIVE_WORDS, Report, option_label
+import numpy as np
+
+from recommender.reports.report import OBJECTIVE_WORDS, Report, Timing, option_label
 
 __all__ = ["OBJECTIVE_WORDS", "option_label"]
 
@@ -41,12 +44,97 @@ EQUIVALENTS_CAPTION = (
     "Car and flight equivalents are of kg CO2e; household electricity is of the job's energy."
 )
 TIME_SHIFT_NOTE = (
-    "Not shown yet: a chart of the chosen region's intensity curve with the run window shaded. "
     "With annual average grid intensity (the default) the start time does not change an "
-    "option's emissions; with --start-after, --deadline or --interruptible and live or trace "
-    "intensity (--intensity, --intensity-file), each option's start, end and saving against "
-    "starting at once are in options.csv and plan.json."
+    "option's emissions, so no timing chart is drawn. With a --deadline (and optionally "
+    "--start-after or --interruptible) and live or trace intensity (--intensity, "
+    "--intensity-file), the report "
+    "draws the recommended region's intensity up to the deadline with the chosen run shaded "
+    "(timing.png), and each option's start, end and saving against starting at once are in "
+    "options.csv and plan.json."
 )
+TIME_SHIFT_NO_CURVE = (
+    "This plan has start times but not the intensity curve they were chosen on (a saved "
+    "'suggest --format json' does not keep it): run 'carbonplan report' with the same flags to "
+    "draw it."
+)
+TIMING_CAPTION = (
+    "The black step line is the region's grid intensity per period, from --start-after to the "
+    "deadline. The hatched, shaded span is when the recommended option runs (each stretch, when "
+    "it pauses); the dashed box is the same job started at once, for comparison."
+)
+
+
+def when(value: datetime) -> str:
+    """``2025-03-10 03:00 UTC`` (seconds only where they are not zero)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if value.second else "%Y-%m-%d %H:%M UTC")
+
+
+def timing_title(timing: Timing) -> str:
+    return f"When to run: grid intensity in {timing.region}, {when(timing.start_after)} to " + (
+        f"{when(timing.deadline)}"
+    )
+
+
+def timing_paragraphs(report: Report) -> list[str]:
+    """The "When to run" section's text: the chosen start and its saving where time shifting
+    applied, else what would make it apply."""
+    t = report.timing
+    if t is None:
+        rec = report.recommended
+        searched = (report.document.get("constraints") or {}).get("deadline_at") is not None
+        shifted = rec.get("intensity_kind") not in (None, "static") and rec.get("start")
+        return [TIME_SHIFT_NOTE] + ([TIME_SHIFT_NO_CURVE] if searched and shifted else [])
+    rec = report.recommended
+    start, end = t.run[0][0], t.run[-1][1]
+    out = []
+    if t.delay_hours <= 0 and t.pauses == 0:
+        out.append(
+            f"Starting at once ({when(start)}) is already the cleanest window before the "
+            f"deadline ({when(t.deadline)}): the recommended option runs at "
+            f"{sig(t.run_gco2_per_kwh)} gCO2e/kWh in {t.region}."
+        )
+    else:
+        lead = (
+            f"Start at {when(start)}, {hours(t.delay_hours)} after --start-after "
+            f"({when(t.start_after)}), and finish by {when(end)}"
+        )
+        if t.pauses:
+            stretch = "stretch" if len(t.run) == 1 else "stretches"
+            lead += f", pausing {t.pauses} times ({len(t.run)} {stretch} of running)"
+        saving = (
+            f"{t.saving_pct:.0f}% less CO2e"
+            if t.saving_pct is not None and t.saving_pct >= 0
+            else "a different footprint"
+        )
+        if t.run_now_kgco2e is not None:
+            saving += f" ({kg(rec['kgco2e'])} instead of {kg(t.run_now_kgco2e)})"
+        out.append(
+            f"{lead}: the recommended option then runs at {sig(t.run_gco2_per_kwh)} gCO2e/kWh in "
+            f"{t.region} instead of {sig(t.run_now_gco2_per_kwh)} if started at once - "
+            f"{saving}."
+        )
+    source = f"Intensity: {t.source}, per {hours((t.edges[1] - t.edges[0]).total_seconds() / 3600)}"
+    if t.data_end is not None:
+        source += f"; the data end at {when(t.data_end)}, and later periods repeat the last value"
+    out.append(source + ".")
+    return out
+
+
+def timing_alt(report: Report) -> str:
+    t = report.timing
+    if t is None:
+        return ""
+    finite = t.gco2_per_kwh[np.isfinite(t.gco2_per_kwh)]
+    spread = (
+        f" between {sig(finite.min())} and {sig(finite.max())} gCO2e/kWh" if len(finite) else ""
+    )
+    runs = "; ".join(f"{when(a)} to {when(b)}" for a, b in t.run)
+    return (
+        f"Line chart of grid intensity in {t.region} from {when(t.start_after)} to "
+        f"{when(t.deadline)}{spread}. Shaded: the chosen run, {runs}, at a mean "
+        f"{sig(t.run_gco2_per_kwh)} gCO2e/kWh. Outlined: starting at once, {when(t.run_now[0])} "
+        f"to {when(t.run_now[1])}, at a mean {sig(t.run_now_gco2_per_kwh)} gCO2e/kWh."
+    )
 
 
 def sig(value: Any) -> str:
