@@ -21,7 +21,7 @@ import math
 import sys
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -461,6 +461,11 @@ class PlanRequest:
     baseline: tuple[str, str] | None
     defaults_used: frozenset[str]
     intensity_fn: IntensityFn | None = None  # None: the shipped static annual figures
+
+    def with_job(self, job: Job) -> PlanRequest:
+        """The same request for another job (same catalog, settings, constraints, baseline and
+        intensity): e.g. one run of a search, re-planned for the report's campaign breakdown."""
+        return replace(self, job=job)
 
     def run(self, *, top: int | None = 20, all_sizes: bool = False) -> Plan:
         from recommender.planner import plan

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -22,12 +22,17 @@ from recommender.cliopts import (
     Format,
     FormatOpt,
     PlanArgs,
+    PlanRequest,
+    build_campaign,
     build_request,
     console,
     emit,
     plan_options,
 )
 from recommender.errors import BadInputError
+
+if TYPE_CHECKING:
+    from recommender.planner import Job
 
 DEFAULT_OUT = Path("carbonplan-report")
 _PLAN_FIELDS = {f.name for f in fields(PlanArgs)}
@@ -130,11 +135,32 @@ def report(
         curve = timing_curve(request.intensity_fn, best)
         if curve is not None:
             document["timing_curve"] = curve
+        breakdown = _campaign_breakdown(plan_args, request, best)
+        if breakdown is not None:
+            document["campaign_breakdown"] = breakdown
         origin = "the job flags, planned on the shipped data"
     built = build_report(document, top=top, origin=origin, command=command)
     files = render_files(built)
     write_report(files, out, force=force)
     _print_result(out, files, built, fmt)
+
+
+def _campaign_breakdown(
+    plan_args: PlanArgs, request: PlanRequest, best: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One run vs the whole campaign (and fine-tune vs from scratch), each re-planned through
+    the same request; None for a plain ``--gpu-hours`` job of one trial."""
+    from recommender.reports.campaign import applies, breakdown
+    from recommender.reports.records import option_records
+
+    campaign = build_campaign(plan_args)
+    if not applies(campaign):
+        return None
+
+    def best_for(job: Job) -> dict[str, Any]:
+        return option_records(request.with_job(job).run(top=1).options)[0]
+
+    return breakdown(campaign, request.job, request.catalog.gpus, best, best_for)
 
 
 def _print_result(out: Path, files: dict[str, bytes], built: Any, fmt: Format) -> None:
@@ -152,6 +178,8 @@ def _print_result(out: Path, files: dict[str, bytes], built: Any, fmt: Format) -
             | {k: rec.get(k) for k in ("market", "kgco2e", "cost_usd")},
             "budget_ladder": built.ladder,
         }
+        if built.document.get("campaign_breakdown") is not None:
+            document["campaign_breakdown"] = built.document["campaign_breakdown"]
         emit(fmt, document, records)
         return
     from rich.table import Table

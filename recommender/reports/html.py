@@ -178,6 +178,31 @@ def _ladder(report: Report) -> str:
     return _table(headers, rows, caption=caption, table_id="budget-ladder")
 
 
+def _campaign(report: Report) -> str:
+    """The campaign breakdown section, or nothing where it does not apply."""
+    paragraphs = T.campaign_paragraphs(report)
+    if not paragraphs:
+        return ""
+    if report.campaign is None:  # a saved plan: say how to get it
+        body = "".join(f'<p class="note">{_e(p)}</p>' for p in paragraphs)
+    else:
+        rows = [[_e(c) for c in row] for row in T.campaign_table_rows(report)]
+        classes = ["recommended" if r.get("planned") else "" for r in report.campaign["rows"]]
+        table = _table(
+            T.campaign_headers(report),
+            rows,
+            caption=T.campaign_caption(report),
+            table_id="campaign",
+            row_classes=classes,
+        )
+        body = "".join(f"<p>{_e(p)}</p>" for p in paragraphs) + f'<div class="scroll">{table}</div>'
+    return (
+        '<section aria-labelledby="campaign-h">\n'
+        '<h2 id="campaign-h">Campaign breakdown: one run vs the whole campaign</h2>\n'
+        f"{body}\n</section>\n"
+    )
+
+
 def _options(report: Report) -> str:
     shown = report.options.head(report.top).to_dict("records")
     has_baseline = report.baseline is not None and "saves_kgco2e" in report.options.columns
@@ -378,7 +403,7 @@ def render_html(
 <ul>{bullets}</ul>
 {notes}
 </section>
-<section aria-labelledby="tradeoff-h">
+{_campaign(report)}<section aria-labelledby="tradeoff-h">
 <h2 id="tradeoff-h">Cost vs carbon</h2>
 <figure>{tradeoff}</figure>
 </section>

@@ -27,6 +27,22 @@ def render_markdown(report: Report) -> str:
     out += [f"- {s}" for s in T.summary_sentences(report)]
     out += [""] + [f"> {n}" for n in report.notes] + ([""] if report.notes else [])
 
+    campaign = T.campaign_paragraphs(report)
+    if campaign:
+        out += ["## Campaign breakdown: one run vs the whole campaign", ""]
+        if report.campaign is None:  # a saved plan: say how to get it
+            out += [f"> {p}" for p in campaign] + [""]
+        else:
+            columns = T.campaign_headers(report)
+            cells = T.campaign_table_rows(report)
+            for row, r in zip(cells, report.campaign["rows"], strict=True):
+                if r.get("planned"):
+                    row[0] = f"**{row[0]}**"
+            right = {i for i, (_, numeric) in enumerate(columns) if numeric}
+            out += [p for para in campaign for p in (para, "")]
+            out += [_table([h for h, _ in columns], cells, right=right), ""]
+            out += [T.campaign_caption(report), ""]
+
     out += ["## Cost vs carbon", "", f"![{T.tradeoff_alt(report)}](tradeoff.png)", ""]
     out += [T.TRADEOFF_CAPTION, ""]
 

@@ -131,7 +131,41 @@ def validate_document(document: Any, name: str) -> dict[str, Any]:
             raise BadInputError(f"--from {name}: option {i} has no integer rank", _HINT_SAVE)
     if document.get("timing_curve") is not None:
         _check_curve(document["timing_curve"], name)
+    if document.get("campaign_breakdown") is not None:
+        _check_breakdown(document["campaign_breakdown"], name)
     return document
+
+
+_BREAKDOWN_NUMBERS = (
+    "trials",
+    "full_run_equivalents",
+    "flops",
+    "total_ref_gpu_hours",
+    "wall_hours",
+    "kgco2e",
+    "cost_usd",
+    "kg_ratio_to_one_run",
+    "usd_ratio_to_one_run",
+)
+_BREAKDOWN_TEXTS = ("provider", "region", "instance_type", "market", "gpu", "note", "assumption")
+
+
+def _check_breakdown(breakdown: Any, name: str) -> None:
+    """``campaign_breakdown`` (written by ``report`` into its plan.json) as
+    :func:`recommender.reports.campaign.breakdown` makes it."""
+    bad = f"--from {name}: 'campaign_breakdown' is malformed"
+    rows = breakdown.get("rows") if isinstance(breakdown, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise BadInputError(f"{bad} (no rows)", _HINT_SAVE)
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not isinstance(row.get("label"), str):
+            raise BadInputError(f"{bad} (row {i} has no label)", _HINT_SAVE)
+        for key in _BREAKDOWN_NUMBERS:
+            if row.get(key) is not None and not _is_number(row[key]):
+                raise BadInputError(f"{bad} (row {i}: {key} is not a number)", _HINT_SAVE)
+        for key in _BREAKDOWN_TEXTS:
+            if row.get(key) is not None and not isinstance(row[key], str):
+                raise BadInputError(f"{bad} (row {i}: {key} is not text)", _HINT_SAVE)
 
 
 def _check_curve(curve: Any, name: str) -> None:
@@ -293,6 +327,9 @@ class Report:
     version: str = __version__
     notes: list[str] = field(default_factory=list)
     timing: Timing | None = None  # where time shifting applied: timing.png and its text
+    # one run vs the whole campaign (reports.campaign), where the job was planned from flags
+    campaign: dict[str, Any] | None = None
+    campaign_missing: bool = False  # a saved plan of a campaign: the breakdown needs the flags
 
     @property
     def objective(self) -> str:
@@ -452,6 +489,7 @@ def build_report(
     if baseline is not None and baseline.kgco2e > rec["kgco2e"]:
         saved = equivalents(baseline.kgco2e - rec["kgco2e"], 0.0)
         saved.pop("household_days_electricity")  # the baseline's energy is not in the plan
+    campaign = document.get("campaign_breakdown")
     total = options["kgco2e"].where(options["kgco2e"] > 0)
     share = (options["embodied_kgco2e"] / total).dropna()
     notes = []
@@ -492,7 +530,16 @@ def build_report(
         generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         notes=notes,
         timing=_timing(document, rec),
+        campaign=campaign,
+        campaign_missing=campaign is None and _is_campaign(document["job"]),
     )
+
+
+def _is_campaign(job: dict[str, Any]) -> bool:
+    """Whether the plan's job is one the campaign breakdown covers: sized from the model, or
+    more than one trial."""
+    trials = job.get("trials")
+    return _is_number(job.get("params")) or (isinstance(trials, int) and trials > 1)
 
 
 # --- writing --------------------------------------------------------------------------------

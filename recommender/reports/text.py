@@ -489,3 +489,118 @@ def version_lines(report: Report) -> list[str]:
         "plan.json' renders it again), tradeoff.svg/png, regions.png, report.md.",
         "The command that made this report:",
     ]
+
+
+# --- the campaign breakdown (reports.campaign) -----------------------------------------------
+
+CAMPAIGN_MISSING = (
+    "The campaign breakdown (one run vs the whole search, fine-tune vs from scratch) re-plans "
+    "the job, which a saved plan cannot do: rerun 'carbonplan report' with the job flags "
+    "(--params or --gpu-hours, --trials, --grid, ...) instead of --from to add it."
+)
+
+
+def ratio(value: Any) -> str:
+    """``20x``, ``0.0375x``, ``1,250x``; ``-`` where there is none."""
+    if not _finite(value):
+        return "-"
+    v = float(value)
+    return f"{v:,.0f}x" if v >= 1000 else f"{v:.3g}x"
+
+
+def _campaign_rows(report: Report) -> list[dict[str, Any]]:
+    return list((report.campaign or {}).get("rows") or [])
+
+
+def campaign_has_flops(report: Report) -> bool:
+    return any(_finite(r.get("flops")) for r in _campaign_rows(report))
+
+
+def campaign_headers(report: Report) -> list[tuple[str, bool]]:
+    """(label, numeric) of each column of the campaign table."""
+    headers = [("job", False), ("trials", True)]
+    if campaign_has_flops(report):
+        headers.append(("FLOPs", True))
+    headers += [
+        ("best option", False),
+        ("hours", True),
+        ("kg CO2e", True),
+        ("$", True),
+        ("kg CO2e vs one run", True),
+        ("$ vs one run", True),
+    ]
+    return headers
+
+
+def campaign_table_rows(report: Report) -> list[list[str]]:
+    flops = campaign_has_flops(report)
+    out = []
+    for r in _campaign_rows(report):
+        label = str(r["label"])
+        if r.get("assumption"):
+            label += f" [assumption: {r['assumption']}]"
+        cells = [label, f"{r['trials']:,}" if _finite(r.get("trials")) else "-"]
+        if flops:
+            cells.append(f"{r['flops']:.3g}" if _finite(r.get("flops")) else "-")
+        if r.get("provider"):
+            cells += [
+                option_label(r, short=True),
+                hours(r["wall_hours"]) if _finite(r.get("wall_hours")) else "-",
+                sig(r["kgco2e"]),
+                usd(r["cost_usd"]),
+            ]
+        else:
+            cells += [str(r.get("note") or "no option"), "-", "-", "-"]
+        cells += [ratio(r.get("kg_ratio_to_one_run")), ratio(r.get("usd_ratio_to_one_run"))]
+        out.append(cells)
+    return out
+
+
+def campaign_paragraphs(report: Report) -> list[str]:
+    """What the table shows, then what it says: the campaign (and from scratch) against one
+    run."""
+    rows = _campaign_rows(report)
+    if not rows:
+        return [CAMPAIGN_MISSING] if report.campaign_missing else []
+    objective = OBJECTIVE_WORDS.get(report.objective, report.objective)
+    out = [
+        "Each row is the job re-planned under the same constraints for the "
+        f"{objective}: its best option, kg CO2e and $, and those as a multiple of one run's."
+    ]
+    one = rows[0]
+    said = []
+    for r in rows[1:]:
+        k = r.get("kg_ratio_to_one_run")
+        if not _finite(k) or not _finite(r.get("kgco2e")):
+            continue
+        same = " on the same option" if r.get("same_option_as_one_run") else ""
+        if r.get("kind") == "from_scratch":
+            said.append(
+                f"Training the model from scratch instead would emit {ratio(k)} one fine-tuning "
+                f"run ({kg(r['kgco2e'])} against {kg(one['kgco2e'])}), assuming "
+                f"{r.get('assumption') or 'a pretraining budget'}."
+            )
+        else:
+            what = "The campaign as planned" if r.get("planned") else f"The other ({r['label']})"
+            said.append(
+                f"{what} emits {ratio(k)} one run ({kg(r['kgco2e'])} against "
+                f"{kg(one['kgco2e'])}{same}) and costs {ratio(r.get('usd_ratio_to_one_run'))} "
+                f"({usd(r['cost_usd'])})."
+            )
+    if said:
+        out.append(" ".join(said))
+    return out
+
+
+def campaign_caption(report: Report) -> str:
+    text = (
+        "'vs one run' is the row's figure over the one-run row's: with the same best option it "
+        "is the number of full-run equivalents (trials x --early-stop fraction)."
+    )
+    if campaign_has_flops(report):
+        text += " FLOPs = 6 (4 with --peft) x params x tokens x full-run equivalents."
+    assumptions = (report.campaign or {}).get("assumptions") or {}
+    scratch = assumptions.get("pretraining_tokens_per_param")
+    if isinstance(scratch, dict):
+        text += f" Assumption in the from-scratch row: {scratch.get('source')}."
+    return text
