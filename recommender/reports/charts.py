@@ -15,6 +15,7 @@ pays for it.
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,8 @@ def tradeoff_figure(
         ax.yaxis.set_major_formatter(FuncFormatter(_kg))
         ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
+        ax.autoscale_view()  # settle the limits so labels can be placed inside the axes
+        to_axes = ax.transData + ax.transAxes.inverted()
         for mark, gid, offset, marker in (
             (recommended, "recommended", (18, 28), "*"),
             (baseline, "baseline", (18, -30), "X"),
@@ -150,19 +153,26 @@ def tradeoff_figure(
                 markerfacecolor="white" if gid == "baseline" else "black",
                 gid=gid,
             )
-            ax.annotate(
-                mark.label,
+            # Label on the side with room, and keep it out of the layout: a long label must
+            # not shrink the plot (constrained layout would make room for it outside).
+            fx, fy = to_axes.transform((mark.cost_usd, mark.kgco2e))
+            dx, dy = offset
+            wrapped = "\n".join(textwrap.fill(line, 44) for line in mark.label.splitlines())
+            label = ax.annotate(
+                wrapped,
                 (mark.cost_usd, mark.kgco2e),
-                xytext=offset,
+                xytext=(-dx if fx > 0.5 else dx, -abs(dy) if fy > 0.75 else dy),
                 textcoords="offset points",
+                ha="right" if fx > 0.5 else "left",
                 fontsize=8.5,
                 fontweight="bold",
                 arrowprops={"arrowstyle": "-", "color": "black", "linewidth": 0.8},
                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#444444", "lw": 0.6},
             )
+            label.set_in_layout(False)
         ax.set_xlabel("cost (USD" + (", log scale)" if ax.get_xscale() == "log" else ")"))
         ax.set_ylabel("emissions (kg CO2e" + (", log scale)" if ax.get_yscale() == "log" else ")"))
-        ax.set_title(title, loc="left")
+        ax.set_title(textwrap.fill(title, 80), loc="left")
         handles = []
         for provider in sorted(set(options["provider"])):
             colour, fill = PROVIDER_STYLE.get(provider, OTHER_STYLE)
