@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -36,6 +37,16 @@ def _sig(value: float) -> str:
     if value >= 10:
         return f"{value:,.1f}"
     return f"{value:,.2f}"
+
+
+def _align(text: str, width: int, justify: str) -> str:
+    """Pad ``text`` to ``width`` terminal cells (wide characters count double)."""
+    gap = max(width - cell_len(text), 0)
+    if justify == "right":
+        return " " * gap + text
+    if justify == "center":
+        return " " * (gap // 2) + text + " " * (gap - gap // 2)
+    return text + " " * gap
 
 
 def _savings(kg: float, usd: float) -> str:
@@ -177,13 +188,16 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             "; * = GPU throughput estimated from specs (no benchmark), so hours, kWh and kg "
             "are estimates too"
         )
+    # Padding is written into the cells (" x ") rather than asked of rich: rich wraps every
+    # cell of a padded table in a Padding renderable, a third of this table's render time, and
+    # suggest's cold start is a product target.
     table = Table(
         title=f"{plan.job.label} - ranked by {plan.settings.objective}",
         caption=caption,
         header_style="bold",
-        pad_edge=False,
+        padding=0,
     )
-    for name, justify in [
+    columns: list[tuple[str, str]] = [
         ("#", "right"),
         ("P", "center"),
         ("cloud", "left"),
@@ -198,18 +212,17 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         ("kg CO2e", "right"),
         ("$", "right"),
         ("intensity", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    ]
     if baseline:
-        table.add_column("vs baseline", justify="right")
+        columns.append(("vs baseline", "right"))
     timed = "run_now_kgco2e" in options.columns  # --start-after/--deadline/--interruptible
     if timed:
         table.caption = (
             f"{table.caption}; vs now = kg CO2e against starting at --start-after "
             "(run_intervals in --format json lists an interruptible run's hours)"
         )
-        table.add_column("start (UTC)", justify="left")
-        table.add_column("vs now", justify="right")
+        columns += [("start (UTC)", "left"), ("vs now", "right")]
+    rows: list[list[str]] = []
     for row in options.itertuples(index=False):
         count = row.gpu_count
         gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
@@ -240,8 +253,19 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             start = str(row.start or "")[:16].replace("T", " ")
             pauses = int(row.pauses) if pd.notna(row.pauses) else 0
             cells.append(start + (f", {pauses} pause{'s' * (pauses > 1)}" if pauses else ""))
-            cells.append(f"{-row.shift_saving_pct:+.1f}%")
-        table.add_row(*cells)
+            cells.append(f"{0.0 - row.shift_saving_pct:+.1f}%")
+        rows.append(cells)
+    # The table is laid out here, not by rich: cells are aligned to their column's width and
+    # padded with a space each side, and rich only draws the box (no_wrap, no padding). Rich
+    # measuring, wrapping and padding each cell was most of suggest's render time, and
+    # suggest's cold start is a product target.
+    for i, (name, justify) in enumerate(columns):
+        width = max([cell_len(name), *(cell_len(cells[i]) for cells in rows)])
+        table.add_column(f" {_align(name, width, justify)} ", no_wrap=True)
+        for cells in rows:
+            cells[i] = f" {_align(cells[i], width, justify)} "
+    for cells in rows:
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
     shown = len(options)
     console.print(
