@@ -253,7 +253,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             start = str(row.start or "")[:16].replace("T", " ")
             pauses = int(row.pauses) if pd.notna(row.pauses) else 0
             cells.append(start + (f", {pauses} pause{'s' * (pauses > 1)}" if pauses else ""))
-            cells.append(f"{0.0 - row.shift_saving_pct:+.1f}%")
+            cells.append(f"{round(-row.shift_saving_pct, 1) + 0.0:+.1f}%")
         rows.append(cells)
     # The table is laid out here, not by rich: cells are aligned to their column's width and
     # padded with a space each side, and rich only draws the box (no_wrap, no padding). Rich
