@@ -12,7 +12,7 @@ from rich.text import Text
 
 from recommender import __version__
 from recommender import assumptions as A
-from recommender.catalog import Catalog
+from recommender.catalog import Catalog, schema
 from recommender.planner import Estimate, Plan
 from recommender.reports.records import frame_records, option_records, plain
 
@@ -405,41 +405,10 @@ def render_estimate(result: Estimate, console: Console) -> None:
     console.print(eq)
 
 
-REGION_FIELDS = [
-    "provider",
-    "region",
-    "location",
-    "country",
-    "country_code",
-    "subdivision",
-    "lat",
-    "lon",
-    "em_zone",
-    "watttime_region",
-    "gco2_per_kwh",
-    "intensity_source",
-    "intensity_year",
-    "intensity_basis",
-    "pue",
-    "pue_source",
-    "pue_year",
-    "gpus",
-]
-GPU_FIELDS = [
-    "gpu",
-    "aliases",
-    "vendor",
-    "tdp_w",
-    "memory_gb",
-    "bf16_tflops",
-    "fp32_tflops",
-    "mem_bw_gbs",
-    "rel_throughput",
-    "throughput_basis",
-    "throughput_source",
-    "spec_source",
-    "providers",
-]
+# The data files' own columns (recommender/catalog/schema.py), plus what the commands join on.
+# The Electricity Maps annual figure is a build-time cross-check (REGIONS.md), not an output.
+REGION_FIELDS = [c.name for c in schema.REGIONS if c.name != "em_annual_gco2_per_kwh"] + ["gpus"]
+GPU_FIELDS = [c.name for c in schema.GPUS] + ["providers"]
 
 
 def region_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
