@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from recommender.cli import main
+from recommender.errors import ExitCode
 
 # Shared CI machines are noisy: no per-example deadlines, and in CI the same examples every run
 # (a property failure then reproduces; locally hypothesis keeps exploring).
@@ -132,6 +133,15 @@ class Result:
     code: int
     out: str
     err: str
+
+    def assert_one_clear_error(self, message: str) -> None:
+        """Bad input: exit 2, one `error:` line naming the problem, a `hint:`, no traceback,
+        nothing on stdout."""
+        assert self.code == ExitCode.BAD_INPUT, (self.code, self.err)
+        lines = self.err.strip().splitlines()
+        assert lines[0].startswith("error: ") and message in lines[0], lines
+        assert lines[1].startswith("hint: ")
+        assert "Traceback" not in self.err and self.out == ""
 
 
 @pytest.fixture

@@ -382,11 +382,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize("args,message", BAD_INPUT)
 def test_bad_input_is_one_clear_error(cli, args, message):
     result = cli(*args)
-    assert result.code == ExitCode.BAD_INPUT, (result.code, result.err)
-    lines = result.err.strip().splitlines()
-    assert lines[0].startswith("error: ") and message in lines[0], lines
-    assert lines[1].startswith("hint: ")
-    assert "Traceback" not in result.err and result.out == ""
+    result.assert_one_clear_error(message)
 
 
 @pytest.mark.parametrize(

@@ -311,10 +311,7 @@ def test_jobs_file(cli, tmp_path):
 )
 def test_bad_replay_input_is_one_clear_error(cli, args, message):
     result = cli("replay", "--trace", str(FIXTURE), *args)
-    assert result.code == ExitCode.BAD_INPUT, (result.code, result.err)
-    lines = result.err.strip().splitlines()
-    assert lines[0].startswith("error: ") and message in lines[0], lines
-    assert lines[1].startswith("hint: ")
+    result.assert_one_clear_error(message)
 
 
 def test_missing_trace_file(cli, tmp_path):

@@ -325,11 +325,7 @@ BAD = [
 @pytest.mark.parametrize("args,message", BAD)
 def test_bad_sizing_input_is_one_clear_error(cli, args, message):
     result = cli(*args)
-    assert result.code == ExitCode.BAD_INPUT, (result.code, result.err)
-    lines = result.err.strip().splitlines()
-    assert lines[0].startswith("error: ") and message in lines[0], lines
-    assert lines[1].startswith("hint: ")
-    assert "Traceback" not in result.err and result.out == ""
+    result.assert_one_clear_error(message)
 
 
 def test_estimate_memory_hint_names_the_gpu_count(cli):
