@@ -152,6 +152,25 @@ EmbodiedOpt = Annotated[
 ]
 NoEmbodiedOpt = Annotated[bool, typer.Option("--no-embodied", help="Leave embodied emissions out.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
+IntensityBasisOpt = Annotated[
+    str,
+    typer.Option(
+        "--intensity-basis",
+        help="Which annual intensity figures: grid (default: every region's grid-zone "
+        "average, lifecycle, one methodology for all clouds), provider (the cloud's own "
+        "published region figure where there is one: Google's for GCP) or marginal "
+        "(WattTime's annual marginal figure where shipped). Each row says which it got.",
+    ),
+]
+IntensityColumnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--intensity-column",
+        help="Which intensity column of --intensity-file to read [default: gco2_per_kwh, or "
+        "the lifecycle (LCA) column of an Electricity Maps export; name the direct one to "
+        "use it instead].",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -384,9 +403,12 @@ class PlanArgs(SizingArgs):
         typer.Option(
             "--intensity-file",
             help="Your own intensity trace for the csv source (CSV columns: datetime, "
-            "gco2_per_kwh, optional zone); implies --intensity csv.",
+            "gco2_per_kwh, optional zone; Electricity Maps exports as they are); implies "
+            "--intensity csv.",
         ),
     ] = None
+    intensity_column: IntensityColumnOpt = None
+    intensity_basis: IntensityBasisOpt = "grid"
 
 
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -499,6 +521,7 @@ def build_request(args: PlanArgs) -> PlanRequest:
     """Check every number, resolve every name (with "did you mean"), and refuse
     contradictions; raise :class:`BadInputError` with a hint otherwise."""
     from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
+    from recommender.catalog.bases import check_basis
     from recommender.planner import Constraints, Settings
     from recommender.planner.sizing import job_for
 
@@ -534,7 +557,19 @@ def build_request(args: PlanArgs) -> PlanRequest:
     if args.no_embodied and given_on_command_line("embodied"):
         raise BadInputError("--embodied and --no-embodied contradict each other", "give one")
 
-    catalog = load_catalog()
+    basis = check_basis(args.intensity_basis)
+    live = args.intensity.strip().lower() != "static" or args.intensity_file is not None
+    if basis != "grid" and live:
+        raise BadInputError(
+            f"--intensity-basis {basis} applies to the shipped annual figures; live and file "
+            "intensities are grid averages",
+            "drop --intensity-basis, or use --intensity static",
+        )
+    if args.intensity_column is not None and args.intensity_file is None:
+        raise BadInputError(
+            "--intensity-column names a column of --intensity-file", "give --intensity-file FILE"
+        )
+    catalog = load_catalog().with_basis(basis)
     providers = tuple(dict.fromkeys(resolve_provider(p) for p in split_values(args.provider)))
     regions = tuple(parse_region(r, catalog.regions) for r in split_values(args.region))
     excluded = tuple(parse_region(r, catalog.regions) for r in split_values(args.exclude_region))
@@ -626,7 +661,9 @@ def _intensity_fn(
                 "--start-after is in the past; live grid APIs can only plan from now on",
                 "give a later --start-after, or plan on a trace with --intensity-file",
             )
-    fn: Any = make_intensity_fn(args.intensity, args.intensity_file, warn=warn, now=now)
+    fn: Any = make_intensity_fn(
+        args.intensity, args.intensity_file, warn=warn, now=now, column=args.intensity_column
+    )
     if fn is None:  # e.g. --intensity live with no source configured
         return _static_timing(timing)
     if window is not None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SOURCES = [
     {
@@ -40,20 +40,31 @@ SOURCES = [
         "license": "MIT",
     },
     {
+        "id": "electricitymaps-annual",
+        "what": "Default grid intensity: annual average per grid zone, lifecycle, "
+        "consumption-based (Electricity Maps 2023), and WattTime annual marginal figures "
+        "(--intensity-basis marginal)",
+        "upstream": "Electricity Maps and WattTime as published in "
+        "github.com/Green-Software-Foundation/real-time-cloud Cloud_Region_Metadata.csv",
+        "license": "figures cited; the file itself is not redistributed",
+    },
+    {
         "id": "google-region-carbon-info",
-        "what": "Grid carbon intensity per GCP region (location-based), 2024",
+        "what": "Google's own grid carbon intensity per GCP region (--intensity-basis provider)",
         "upstream": "github.com/GoogleCloudPlatform/region-carbon-info data/yearly",
         "license": "Apache-2.0",
     },
     {
         "id": "egrid-2023",
-        "what": "US state grid intensity (eGRID2023 STC2ERTA, lbs/MWh -> g/kWh)",
+        "what": "US state grid intensity (eGRID2023 STC2ERTA, lbs/MWh -> g/kWh): fallback for "
+        "balancing areas without a zone figure, and ranges",
         "upstream": "US EPA eGRID via github.com/mlco2/codecarbon 3.3.2",
         "license": "US government work; CodeCarbon MIT",
     },
     {
         "id": "owid-energy",
-        "what": "Country grid intensity and Canadian provincial generation mix",
+        "what": "Country grid intensity (fallback for countries without a zone figure, and "
+        "ranges) and Canadian provincial generation mix",
         "upstream": "Our World in Data energy-data (Ember, Energy Institute) via CodeCarbon",
         "license": "CC BY 4.0",
     },

@@ -24,7 +24,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -45,13 +45,27 @@ COLUMNS = [
     "em_zone",
     "watttime_region",
     "gco2_per_kwh",
+    "gco2_per_kwh_low",
+    "gco2_per_kwh_high",
     "intensity_source",
     "intensity_year",
     "intensity_basis",
-    "em_annual_gco2_per_kwh",
+    "intensity_method",
     "pue",
     "pue_source",
     "pue_year",
+]
+# data/region_intensity.csv: the other bases (--intensity-basis provider|marginal), long form.
+BASIS_COLUMNS = [
+    "provider",
+    "region",
+    "intensity_basis",
+    "gco2_per_kwh",
+    "gco2_per_kwh_low",
+    "gco2_per_kwh_high",
+    "intensity_source",
+    "intensity_year",
+    "intensity_method",
 ]
 
 LBS_PER_MWH_TO_G_PER_KWH = 0.45359237
@@ -422,13 +436,67 @@ class Intensity:
     value: float
     source: str
     year: int
-    basis: str
+    method: str
+    low: float | None = None
+    high: float | None = None
+
+
+# How far back the year-to-year spread (the low/high range) looks, in years before the figure's.
+SPREAD_YEARS = 2
+# A fallback figure (another methodology than the default) gets at least this relative range.
+FALLBACK_SPREAD = 0.20
+EM_COLUMN = "grid-carbon-intensity-average-consumption-annual"
+MARGINAL_COLUMN = "grid-carbon-intensity-marginal-consumption-annual"
+
+
+def yearly_by_key(ref: Path, key_col: str, value_col: str) -> dict[str, dict[int, float]]:
+    """{key: {year: value}} from GSF Cloud_Region_Metadata.csv, one figure per key and year.
+
+    Two defects are guarded against (shared/reference/SOURCES.md, DESIGN.md "Data"):
+    - the 2024 Google Cloud rows hold Google's own region figure in the Electricity Maps
+      column, so they are never read as a zone figure;
+    - the 2024 AWS rows repeat the 2023 figures unchanged (Electricity Maps' annual figures lag
+      a year): a 2024 value equal to the 2023 one is a carry-over, not a 2024 figure. (Some
+      zones, e.g. HK, ID and BH, have one unchanged estimate every year; those stay as
+      published.)
+    Two different values for one key and year stop the build.
+    """
+    df = pd.read_csv(
+        ref / "cloud-region-metadata" / "Cloud_Region_Metadata.csv", encoding="utf-8-sig"
+    )
+    df = df[df[key_col].notna() & df[value_col].notna()]
+    if value_col == EM_COLUMN:
+        df = df[~((df["cloud-provider"] == PROVIDER_NAMES["gcp"]) & (df["year"] >= 2024))]
+    out: dict[str, dict[int, float]] = {}
+    for (key, year), values in df.groupby([key_col, "year"])[value_col]:
+        distinct = sorted({round(float(v), 2) for v in values})
+        if len(distinct) != 1:
+            raise SystemExit(f"{value_col}: {key} {year} has several values {distinct}")
+        out.setdefault(str(key), {})[int(str(year))] = distinct[0]
+    for years in out.values():
+        if 2024 in years and years.get(2023) == years[2024]:
+            del years[2024]
+    return out
+
+
+def latest_with_spread(years: dict[int, float]) -> tuple[float, int, float, float]:
+    """(latest value, its year, low, high) with low/high over the last SPREAD_YEARS + 1 years."""
+    year = max(years)
+    recent = [v for y, v in years.items() if y >= year - SPREAD_YEARS]
+    return years[year], year, min(recent), max(recent)
 
 
 class IntensityResolver:
+    """One methodology for every region (DESIGN.md "Data"): the annual average, location-based,
+    consumption-based, lifecycle intensity of the region's grid zone (Electricity Maps), the same
+    figure for every region on one zone. Zones without such a figure take the closest
+    equivalent, marked in ``intensity_method``."""
+
     def __init__(self, ref: Path) -> None:
         cc = ref / "codecarbon"
         self.gcp = load_gcp_yearly(ref)
+        self.zones = yearly_by_key(ref, "em-zone-id", EM_COLUMN)
+        self.marginal = yearly_by_key(ref, "wt-region-id", MARGINAL_COLUMN)
         self.usa = json.loads((cc / "usa_emissions_2023.json").read_text(encoding="utf-8-sig"))
         self.canada = json.loads(
             (cc / "canada_energy_mix_2023.json").read_text(encoding="utf-8-sig")
@@ -444,60 +512,135 @@ class IntensityResolver:
         if int(egrid["year"]) != 2023 or egrid["field"] != "STC2ERTA":
             raise SystemExit(f"unexpected eGRID vintage: {egrid}")
 
-    def resolve(self, f: RegionFacts) -> Intensity:
+    def zone_figure(self, zone: str, method: str) -> Intensity | None:
+        years = self.zones.get(zone)
+        if not years:
+            return None
+        value, year, low, high = latest_with_spread(years)
+        return Intensity(
+            value,
+            f"Electricity Maps {year} annual average, zone {zone} (lifecycle, consumption-based) "
+            "via GSF Cloud_Region_Metadata",
+            year,
+            method,
+            low,
+            high,
+        )
+
+    def grid(self, f: RegionFacts, em_zone: str) -> Intensity:
+        """The default (``grid``) figure: the zone's, else its parent zone's, else the closest
+        equivalent for the place, with a range over every figure there is for it."""
+        exact = self.zone_figure(em_zone, "zone")
+        if exact is not None:
+            return exact
+        parent = self.zone_figure(em_zone.split("-")[0], "parent-zone")
+        if parent is not None and parent.year >= 2023:
+            parent.source = parent.source.replace("zone ", f"zone {em_zone} not published; ", 1)
+            return self._widened(parent, self.fallbacks(f))
+        candidates = self.fallbacks(f)
+        if not candidates:
+            raise SystemExit(
+                f"{f.provider}:{f.region}: no intensity for zone {em_zone} nor any fallback; "
+                "refusing to fall back to a world average"
+            )
+        return self._widened(candidates[0], candidates[1:])
+
+    @staticmethod
+    def _widened(chosen: Intensity, others: list[Intensity]) -> Intensity:
+        """A fallback's range: every other figure for the place, and at least +-FALLBACK_SPREAD
+        (its methodology differs from the default's)."""
+        values = [chosen.value, *(o.value for o in others)]
+        chosen.low = min(*values, chosen.value * (1 - FALLBACK_SPREAD))
+        chosen.high = max(*values, chosen.value * (1 + FALLBACK_SPREAD))
+        return chosen
+
+    def fallbacks(self, f: RegionFacts) -> list[Intensity]:
+        """Figures of other methodologies for the region's place, closest first."""
+        out: list[Intensity] = []
         key = (f.provider, f.region)
-        if f.provider == "gcp":
-            for year in sorted(self.gcp, reverse=True):
-                if f.region in self.gcp[year]:
-                    return Intensity(
-                        self.gcp[year][f.region],
-                        f"Google Cloud region-carbon-info {year} (Apache-2.0)",
-                        year,
-                        "provider-region",
-                    )
-        if f.subdivision in US_STATES:
-            state = US_STATES[f.subdivision]
-            lbs = float(self.usa[state]["emissions"])
-            return Intensity(
-                lbs * LBS_PER_MWH_TO_G_PER_KWH,
-                f"EPA eGRID2023 state STC2ERTA ({state.title()}) via CodeCarbon 3.3.2",
-                2023,
-                "subnational",
-            )
-        if f.subdivision in CA_PROVINCES:
-            prov = CA_PROVINCES[f.subdivision]
-            value = canada_intensity(self.canada[prov], self.factors)
-            return Intensity(
-                value,
-                f"CodeCarbon 3.3.2 canada_energy_mix 2023 ({prov.title()}) x "
-                "CodeCarbon per-source factors, all sources",
-                2023,
-                "subnational",
-            )
         if key in NORDIC_ZONE:
             zone = NORDIC_ZONE[key]
             rec = self.nordic[zone]
+            out.append(
+                Intensity(
+                    float(rec["emission_factor"]),
+                    f"ENTSO-E {rec['year']} generation, bidding zone {zone} x CodeCarbon "
+                    "per-source factors (production-based) via CodeCarbon 3.3.2",
+                    int(rec["year"]),
+                    "bidding-zone",
+                )
+            )
+        if f.subdivision in US_STATES:
+            state = US_STATES[f.subdivision]
+            lbs = float(self.usa[state]["emissions"])
+            out.append(
+                Intensity(
+                    lbs * LBS_PER_MWH_TO_G_PER_KWH,
+                    f"EPA eGRID2023 state output rate STC2ERTA ({state.title()}; direct, "
+                    "production-based) via CodeCarbon 3.3.2",
+                    2023,
+                    "state",
+                )
+            )
+        if f.subdivision in CA_PROVINCES:
+            prov = CA_PROVINCES[f.subdivision]
+            out.append(
+                Intensity(
+                    canada_intensity(self.canada[prov], self.factors),
+                    f"CodeCarbon 3.3.2 canada_energy_mix 2023 ({prov.title()}) x per-source "
+                    "factors",
+                    2023,
+                    "province",
+                )
+            )
+        rec = self.owid.get(COUNTRIES[f.country_code][1])
+        if rec is not None and rec.get("carbon_intensity") not in (None, ""):
+            year = int(rec["year"])
+            out.append(
+                Intensity(
+                    float(rec["carbon_intensity"]),
+                    f"Our World in Data (Ember, Energy Institute) {year} country average "
+                    "(lifecycle, production-based) via CodeCarbon",
+                    year,
+                    "country",
+                )
+            )
+        return out
+
+    def provider(self, f: RegionFacts, grid: Intensity) -> Intensity:
+        """The ``provider`` basis: the cloud's own published region figure (Google's file for
+        GCP); elsewhere none is published, so the grid figure, marked ``same-as-grid``."""
+        if f.provider == "gcp":
+            years = {y: v[f.region] for y, v in self.gcp.items() if f.region in v}
+            if years:
+                value, year, low, high = latest_with_spread(years)
+                return Intensity(
+                    value,
+                    f"Google Cloud region-carbon-info {year} (Google's location-based figure, "
+                    "Apache-2.0)",
+                    year,
+                    "provider-region",
+                    low,
+                    high,
+                )
+        return Intensity(grid.value, grid.source, grid.year, "same-as-grid", grid.low, grid.high)
+
+    def marginal_figure(self, wt_region: str, grid: Intensity) -> Intensity:
+        """The ``marginal`` basis: WattTime's annual marginal figure for the region's WattTime
+        region; where none is shipped, the grid figure, marked ``same-as-grid``."""
+        years = self.marginal.get(wt_region) if wt_region else None
+        if years:
+            value, year, low, high = latest_with_spread(years)
             return Intensity(
-                float(rec["emission_factor"]),
-                f"ENTSO-E {rec['year']} generation, bidding zone {zone} "
-                "(Khepri v1.3) via CodeCarbon 3.3.2",
-                int(rec["year"]),
-                "subnational",
+                value,
+                f"WattTime {year} annual marginal (MOER), region {wt_region} via GSF "
+                "Cloud_Region_Metadata",
+                year,
+                "marginal",
+                low,
+                high,
             )
-        iso3 = COUNTRIES[f.country_code][1]
-        rec = self.owid.get(iso3)
-        if rec is None or rec.get("carbon_intensity") in (None, ""):
-            raise SystemExit(
-                f"{key}: no intensity at any tier (country {iso3}); refusing to "
-                "fall back to a world average"
-            )
-        year = int(rec["year"])
-        return Intensity(
-            float(rec["carbon_intensity"]),
-            f"Our World in Data (Ember, Energy Institute) {year} via CodeCarbon",
-            year,
-            "country",
-        )
+        return Intensity(grid.value, grid.source, grid.year, "same-as-grid", grid.low, grid.high)
 
 
 # ------------------------------------------------------------------------------- coordinates
@@ -575,6 +718,7 @@ class BuildNotes:
     wt_empty: list[str]
     zone_refined: list[str]
     metadata_rejected: list[str]
+    bases: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
@@ -602,6 +746,7 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
     notes.metadata_rejected = [f"{p} {r}: {why}" for (p, r), why in _METADATA_REJECT.items()]
 
     rows = []
+    basis_rows: list[dict[str, object]] = []
     for key in regions:
         f = facts[key]
         provider, region = key
@@ -655,10 +800,19 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
             wt = f.wt_fallback
             if not wt:
                 notes.wt_empty.append(f"{provider} {region} ({f.location}, em_zone {em})")
-        intensity = resolver.resolve(f)
-        em_annual, _ = latest_value(
-            usable_meta, key, "grid-carbon-intensity-average-consumption-annual"
-        )
+        intensity = resolver.grid(f, str(em))
+        for basis, alt in (
+            ("provider", resolver.provider(f, intensity)),
+            ("marginal", resolver.marginal_figure(str(wt or ""), intensity)),
+        ):
+            basis_rows.append(
+                {
+                    "provider": provider,
+                    "region": region,
+                    "intensity_basis": basis,
+                    **_figure_columns(alt),
+                }
+            )
         pue = regional_pue(meta, ccf_pue, key)
         if pue is None:
             val, year, label = FLEET_PUE[provider]
@@ -675,13 +829,8 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
                 "lon": round(src_coord[1], 4),
                 "em_zone": str(em),
                 "watttime_region": str(wt or ""),
-                "gco2_per_kwh": round(intensity.value, 1),
-                "intensity_source": intensity.source,
-                "intensity_year": intensity.year,
-                "intensity_basis": intensity.basis,
-                "em_annual_gco2_per_kwh": (
-                    round(float(str(em_annual)), 1) if em_annual is not None else None
-                ),
+                "intensity_basis": "grid",
+                **_figure_columns(intensity),
                 "pue": round(pue[0], 2),
                 "pue_source": pue[1],
                 "pue_year": pue[2],
@@ -690,8 +839,38 @@ def build(ref: Path) -> tuple[pd.DataFrame, BuildNotes]:
         )
     df = pd.DataFrame(rows).sort_values(["provider", "region"], kind="stable")
     df = df.reset_index(drop=True)
+    bases = pd.DataFrame(basis_rows).sort_values(
+        ["provider", "region", "intensity_basis"], kind="stable"
+    )
     check(df)
+    check_bases(df, bases.reset_index(drop=True))
+    notes.bases = bases.reset_index(drop=True)
     return df, notes
+
+
+def _figure_columns(x: Intensity) -> dict[str, object]:
+    low = x.value if x.low is None else x.low
+    high = x.value if x.high is None else x.high
+    return {
+        "gco2_per_kwh": round(x.value, 2),
+        "gco2_per_kwh_low": round(min(low, x.value), 2),
+        "gco2_per_kwh_high": round(max(high, x.value), 2),
+        "intensity_source": x.source,
+        "intensity_year": x.year,
+        "intensity_method": x.method,
+    }
+
+
+def check_bases(df: pd.DataFrame, bases: pd.DataFrame) -> None:
+    """Every region has one row per other basis; same-as-grid rows equal the grid figure."""
+    counts = bases.groupby(["provider", "region"]).size()
+    if len(counts) != len(df) or not (counts == 2).all():
+        raise SystemExit("region_intensity.csv: every region needs a provider and a marginal row")
+    same = bases[bases["intensity_method"] == "same-as-grid"].merge(
+        df[["provider", "region", "gco2_per_kwh"]], on=["provider", "region"], suffixes=("", "_g")
+    )
+    if not (same["gco2_per_kwh"] == same["gco2_per_kwh_g"]).all():
+        raise SystemExit("region_intensity.csv: a same-as-grid row differs from the grid figure")
 
 
 def check(df: pd.DataFrame) -> None:
@@ -703,6 +882,12 @@ def check(df: pd.DataFrame) -> None:
         raise SystemExit("pue out of range")
     if not (df["lat"].between(-90, 90).all() and df["lon"].between(-180, 180).all()):
         raise SystemExit("coordinates out of range")
+    zoned = df[df["intensity_method"] == "zone"]
+    spread = zoned.groupby("em_zone")["gco2_per_kwh"].agg(["min", "max"])
+    if (spread["max"] != spread["min"]).any():
+        raise SystemExit(
+            f"regions on one zone got different figures: {spread[spread['max'] != spread['min']]}"
+        )
     ix = df.set_index(["provider", "region"])["gco2_per_kwh"]
     mtl, bom = ix[("aws", "ca-central-1")], ix[("aws", "ap-south-1")]
     if bom < 10 * mtl:
@@ -724,41 +909,25 @@ def bullet(items: list[str]) -> str:
 
 
 def write_report(df: pd.DataFrame, notes: BuildNotes, ref: Path, path: Path) -> None:
-    resolver = IntensityResolver(ref)
-    factors = resolver.factors
     counts = df.groupby("provider").size().to_dict()
-    basis = df.groupby("intensity_basis").size().to_dict()
+    methods = df.groupby("intensity_method").size().to_dict()
     ix = df.set_index(["provider", "region"])
     mtl = ix.loc[("aws", "ca-central-1")]
     bom = ix.loc[("aws", "ap-south-1")]
     ratio = bom["gco2_per_kwh"] / mtl["gco2_per_kwh"]
-
-    cmp = df[df["em_annual_gco2_per_kwh"].notna()].copy()
-    cmp["diff"] = (cmp["gco2_per_kwh"] - cmp["em_annual_gco2_per_kwh"]).round(1)
-    cmp["ratio"] = (cmp["gco2_per_kwh"] / cmp["em_annual_gco2_per_kwh"]).round(2)
-    cmp["absdiff"] = cmp["diff"].abs()
-    top = cmp.sort_values(["absdiff", "provider", "region"], ascending=[False, True, True])
-    top = top.head(15)[
-        [
-            "provider",
-            "region",
-            "location",
-            "gco2_per_kwh",
-            "em_annual_gco2_per_kwh",
-            "diff",
-            "ratio",
-            "intensity_basis",
-        ]
-    ]
-
-    canada_rows = []
-    for code, prov in CA_PROVINCES.items():
-        mix = resolver.canada[prov]
-        canada_rows.append(
-            f"- {code} ({prov}): {canada_intensity(mix, factors):.1f} g/kWh from "
-            + ", ".join(f"{k} {v}%" for k, v in mix.items() if k != "total" and float(v) > 0)
-        )
-    factor_lines = [f"| `{k}` | `{v}` | {factors[v]} |" for k, v in CANADA_SOURCE_FACTOR.items()]
+    cols = ["provider", "region", "location", "em_zone", "gco2_per_kwh", "intensity_year"]
+    fallback = df[df["intensity_method"] != "zone"][[*cols, "intensity_method"]]
+    old = df[df["intensity_year"] < 2023][cols]
+    bases = notes.bases
+    bmethods = bases.groupby(["intensity_basis", "intensity_method"]).size().to_dict()
+    gcp = bases[(bases["intensity_basis"] == "provider") & (bases["provider"] == "gcp")]
+    gcp = gcp.merge(
+        df[["provider", "region", "location", "gco2_per_kwh"]],
+        on=["provider", "region"],
+        suffixes=("_google", "_grid"),
+    )
+    gcp["ratio"] = (gcp["gco2_per_kwh_google"] / gcp["gco2_per_kwh_grid"]).round(2)
+    gcp_cols = ["region", "location", "gco2_per_kwh_grid", "gco2_per_kwh_google", "ratio"]
     coord_src = df.groupby("_coord_source").size().to_dict()
     coord_used = ", ".join(f"{k} {v}" for k, v in sorted(coord_src.items()))
     pue_src = (
@@ -794,66 +963,76 @@ script). One row per cloud region that has a GPU offer in the reference price ca
   Indian state, Japanese prefecture, Brazilian state); else empty.
 - `lat`, `lon`: decimal degrees (WGS84), 4 decimals.
 - `em_zone`: Electricity Maps zone id; `watttime_region`: WattTime region id.
-- `gco2_per_kwh`: annual location-based grid intensity, gCO2e/kWh, 1 decimal;
-  `intensity_source`, `intensity_year`: its provenance; `intensity_basis`: tier (below).
-- `em_annual_gco2_per_kwh`: cross-check only, gCO2e/kWh: GSF `Cloud_Region_Metadata.csv`
-  `grid-carbon-intensity-average-consumption-annual` (Electricity Maps annual
-  consumption-based average), latest year; empty where absent. For GCP rows this column
-  equals Google's own figure (the metadata copies it), so it is not independent there.
+- `gco2_per_kwh`: the default (`grid`) figure, gCO2e/kWh, 2 decimals as published;
+  `gco2_per_kwh_low`/`_high`: its plausible range (below); `intensity_source`,
+  `intensity_year`: provenance; `intensity_basis`: always `grid` here; `intensity_method`: how
+  the figure was made (`zone` for the default methodology, anything else marks an exception).
 - `pue` (ratio), `pue_source`, `pue_year`: data-centre PUE used for the region.
 
-## Grid intensity rule (`intensity_basis`)
+## Grid intensity: one methodology for every region
 
-The first tier that applies wins; there is no world-average fallback (the script fails instead).
+`gco2_per_kwh` is the annual average, location-based, **consumption-based, lifecycle** grid
+intensity of the region's grid zone (`em_zone`), from Electricity Maps as published in GSF
+`Cloud_Region_Metadata.csv` (`grid-carbon-intensity-average-consumption-annual`). Every region
+on one zone gets the same figure, whichever cloud it belongs to (the build checks this). A US
+region is on its balancing area (PJM, MISO, ERCOT, BPA, CAISO, ...), never its state.
+Lifecycle matches the Electricity Maps API default (what `--intensity live` reads) and what
+`--intensity-file` reads by default, so static, live and file figures share one basis.
 
-1. `provider-region` — GCP regions: Google's own per-region "Grid carbon intensity (gCO2eq /
-   kWh)" from `gcp-region-carbon/2024.csv` (GoogleCloudPlatform/region-carbon-info, Apache-2.0);
-   if a region were missing from 2024, the latest earlier year that has it (and
-   intensity_year says which). All GCP rows here use 2024.
-2. `subnational`
-   - US states: EPA eGRID2023 state output emission rate `STC2ERTA` from
-     `codecarbon/usa_emissions_2023.json`, in lbs CO2e/MWh, × 0.45359237 → g/kWh. The state is
-     the region's `subdivision`.
-   - Canadian provinces: `codecarbon/canada_energy_mix_2023.json` gives only generation-mix
-     percentages. Intensity = Σ_i share_i × factor_i / Σ_i share_i over **all** sources
-     (CodeCarbon itself weights only coal, petroleum and natural gas, i.e. counts hydro,
-     nuclear, wind, solar and biomass as zero; here every source gets its factor). Factors from
-     `codecarbon/carbon_intensity_per_source.json`:
+Two defects of that file are guarded against: its 2024 Google Cloud rows hold Google's own
+figure in the Electricity Maps column (never read as a zone figure), and its 2024 AWS rows
+repeat the 2023 figures (a value equal to the year before is a carry-over; the year stays
+2023). Two different figures for one zone and year would stop the build.
 
-     | mix key | factor key | gCO2e/kWh |
-     | --- | --- | --- |
-{chr(10).join("     " + x for x in factor_lines)}
+`intensity_method` (rows: {", ".join(f"{k} {v}" for k, v in sorted(methods.items()))}):
 
-     (`tidal` and `other` are 0 % in every province in this file, so their factor choice does
-     not change any value.) The file's upstream source and data year are not stated; it is
-     labelled 2023 by CodeCarbon and intensity_year says 2023.
-{chr(10).join("     " + x for x in canada_rows)}
-   - Nordic bidding zones: `codecarbon/nordic_emissions.json` (SE1–SE4, NO1–NO5 from ENTSO-E
-     **2025** actual generation × CodeCarbon per-source factors, production-based, Khepri v1.3;
-     FI is a carried-over earlier value whose vintage the file does not state, although it is
-     labelled 2025 — no region here uses FI at this tier). Mapping by site: AWS eu-north-1
-     Stockholm → SE3; Azure swedencentral Gävle/Sandviken → SE3; Azure norwayeast Oslo → NO1;
-     Azure norwaywest Stavanger → NO2.
-3. `country` — the country's latest annual figure (`carbon_intensity` and its `year`) from
-   `codecarbon/global_energy_mix.json` (Our World in Data energy data: Ember + Energy
-   Institute, CC BY 4.0), keyed by ISO3.
+- `zone` — the zone's own Electricity Maps annual figure (latest year: 2023 for every zone).
+- `parent-zone` — the zone (e.g. Swedish bidding zone `SE-SE3`) has no published figure; the
+  enclosing zone's (`SE`) is used: same methodology, coarser area.
+- `bidding-zone` — Norwegian bidding zones: ENTSO-E 2025 generation x CodeCarbon per-source
+  factors (`codecarbon/nordic_emissions.json`; production-based).
+- `state` — US balancing areas Electricity Maps' annual file lacks (WACM, AZPS): EPA eGRID2023
+  state output rate `STC2ERTA` (lbs/MWh x 0.45359237; direct, production-based).
+- `country` — Our World in Data country average (Ember, Energy Institute; lifecycle,
+  production-based) via `codecarbon/global_energy_mix.json`, for countries without a zone
+  figure.
 
-Rows per tier: {", ".join(f"{k} {v}" for k, v in sorted(basis.items()))}.
+Exceptions (not `zone`):
 
-**Check — Montreal vs Mumbai:**
-AWS ca-central-1 (Montreal, Quebec) = {mtl["gco2_per_kwh"]} g/kWh ({mtl["intensity_basis"]});
-AWS ap-south-1 (Mumbai, India) = {bom["gco2_per_kwh"]} g/kWh ({bom["intensity_basis"]});
-ratio {ratio:.1f}× (the script asserts ≥ 10×).
+{md_table(fallback)}
 
-### Largest disagreements with the Electricity Maps cross-check
+Figures older than 2023 (no newer figure for that place in the reference data):
 
-`diff` = chosen − cross-check (g/kWh). Differences are expected: the chosen figures are
-generation/production-based (eGRID, OWID, Google's location-based figure) and of different
-years, while the cross-check is Electricity Maps' consumption-based average (imports
-included) for the zone; country-tier figures also ignore subnational zones (e.g. India,
-Japan, Australia).
+{md_table(old) if len(old) else "- (none)"}
 
-{md_table(top)}
+### Range (`gco2_per_kwh_low`, `gco2_per_kwh_high`)
+
+For a `zone` figure: the lowest and highest of the zone's annual figures over the figure's
+year and the {SPREAD_YEARS} years before it (year-to-year variation). For an exception: every other
+figure there is for the place (country, state, bidding zone), and at least
+±{FALLBACK_SPREAD:.0%} of the figure, since its methodology differs from the default's.
+
+**Check — Montreal vs Mumbai:** AWS ca-central-1 = {mtl["gco2_per_kwh"]} g/kWh, AWS
+ap-south-1 = {bom["gco2_per_kwh"]} g/kWh: {ratio:.1f}x (the build asserts >= 10x).
+
+## Other bases (`region_intensity.csv`, `--intensity-basis`)
+
+One row per region and basis, same columns as above. Never the default.
+
+- `provider` — the cloud's own published region figure: Google's `gcp-region-carbon/` yearly
+  files for GCP (latest year that has the region; range over that year and the
+  {SPREAD_YEARS} before). AWS and Azure publish no location-based region figure, so their rows
+  repeat the grid figure, marked `same-as-grid`.
+- `marginal` — WattTime's annual marginal (MOER) figure for the region's `watttime_region`
+  from GSF `Cloud_Region_Metadata.csv` (`grid-carbon-intensity-marginal-consumption-annual`,
+  same carry-over guard); regions without one repeat the grid figure, marked `same-as-grid`.
+
+Rows: {", ".join(f"{b}/{m} {n}" for (b, m), n in sorted(bmethods.items()))}.
+
+Google's figure against the grid figure for each GCP region (Google's is computed another way,
+which is why it is not the default: ranking on it would favour GCP for its method, not its grid):
+
+{md_table(gcp[gcp_cols])}
 
 ## Coordinates
 
@@ -932,6 +1111,9 @@ def main(argv: list[str] | None = None) -> int:
     df, notes = build(args.reference)
     args.out.mkdir(parents=True, exist_ok=True)
     df[COLUMNS].to_csv(args.out / "regions.csv", index=False, encoding="utf-8", lineterminator="\n")
+    notes.bases[BASIS_COLUMNS].to_csv(
+        args.out / "region_intensity.csv", index=False, encoding="utf-8", lineterminator="\n"
+    )
     write_report(df, notes, args.reference, args.out / "REGIONS.md")
     print(f"wrote {len(df)} regions to {args.out / 'regions.csv'}", file=sys.stderr)
     return 0

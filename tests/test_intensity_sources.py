@@ -422,7 +422,7 @@ def test_csv_accepts_the_electricity_maps_export_header(tmp_path):
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("when,value\n2024-01-01,3\n", "lacks a datetime column"),
+        ("when,value\n2024-01-01,3\n", r"unknown trace format \(columns: when, value\)"),
         ("datetime,gco2_per_kwh\nyesterday,3\n", "line 2"),
         ("datetime,gco2_per_kwh\n2024-01-01T00:00Z,-5\n", "line 2: gco2_per_kwh=-5"),
         ("datetime,gco2_per_kwh\n", "no data rows"),

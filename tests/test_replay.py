@@ -90,11 +90,25 @@ def test_every_published_layout_loads_at_its_own_resolution(layouts):
         assert trace.layout == layout
         assert trace.period_s == periods[layout] * 60
         assert trace.filled == 0
-        assert trace.values.min() >= 90 and trace.values.max() <= 310
+        extra = 40 if layout == "electricitymaps" else 0  # lifecycle = direct + 40 here
+        assert trace.values.min() >= 90 + extra and trace.values.max() <= 310 + extra
+    # Lifecycle by default (the basis of the shipped figures); direct when asked for.
     (em,) = load_traces(layouts["electricitymaps"])
-    assert em.column == "Carbon Intensity gCO₂eq/kWh (direct)"
-    (lca,) = load_traces(layouts["electricitymaps"], "Carbon Intensity gCO₂eq/kWh (LCA)")
-    assert lca.values.mean() == pytest.approx(em.values.mean() + 40)
+    assert em.column == "Carbon Intensity gCO₂eq/kWh (LCA)"
+    (direct,) = load_traces(layouts["electricitymaps"], "Carbon Intensity gCO₂eq/kWh (direct)")
+    assert em.values.mean() == pytest.approx(direct.values.mean() + 40)
+
+
+def test_suggest_and_replay_read_the_same_column_of_one_file(layouts):
+    """One reader: --intensity-file (suggest) and --trace (replay) take the same column of the
+    same file, by default and when --intensity-column names one."""
+    from recommender.intensity.csvfile import read_trace
+
+    path = layouts["electricitymaps"]
+    for column in (None, "Carbon Intensity gCO₂eq/kWh (direct)"):
+        (trace,) = load_traces(path, column)
+        rows = read_trace(path, path.stat().st_mtime_ns, column)["es"]
+        assert [v for _, v in rows] == pytest.approx(trace.values.tolist())
 
 
 def test_mixed_resolution_is_averaged_and_short_gaps_filled(tmp_path):
@@ -120,7 +134,7 @@ def test_an_unknown_format_names_the_columns_expected(cli, tmp_path):
     assert result.code == ExitCode.BAD_INPUT
     first, hint = result.err.strip().splitlines()
     assert "unknown trace format (columns: when, howdirty)" in first
-    assert "Datetime (UTC)" in hint and "oootime" in hint and "--column" in hint
+    assert "Datetime (UTC)" in hint and "oootime" in hint and "--intensity-column" in hint
 
 
 def _trace(days: int = 30, minutes: int = 60):

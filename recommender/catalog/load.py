@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,22 @@ class Catalog:
     """The validated shipped data. Frames are never mutated by consumers."""
 
     offers: pd.DataFrame
-    regions: pd.DataFrame
+    regions: pd.DataFrame  # figures on the basis ``intensity_basis`` (default: grid)
     gpus: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     data_dir: Path = Path()
+    region_intensity: pd.DataFrame = field(default_factory=pd.DataFrame)  # the other bases
+    intensity_basis: str = "grid"
+
+    def with_basis(self, basis: str) -> Catalog:
+        """The same catalog with every region's intensity columns on ``basis`` (grid,
+        provider or marginal); each row keeps saying which basis and method it is."""
+        from recommender.catalog.bases import regions_on_basis
+
+        if basis == self.intensity_basis:
+            return self
+        regions = regions_on_basis(self.regions, self.region_intensity, basis)
+        return replace(self, regions=regions, intensity_basis=basis)
 
     @property
     def prices_as_of(self) -> str:
@@ -125,7 +137,7 @@ def _check_references(offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.Data
         raise DataError("offers.csv lists the same (provider, region, instance_type) twice")
 
 
-_FILES = ("meta.json", "offers.csv", "regions.csv", "gpus.csv")
+_FILES = ("meta.json", "offers.csv", "regions.csv", "region_intensity.csv", "gpus.csv")
 _CACHE: dict[Path, Catalog] = {}
 
 
@@ -143,7 +155,7 @@ def _cache_file(directory: Path) -> Path | None:
             pd.__version__,
             str(directory),
             list(Catalog.__dataclass_fields__),
-            repr((schema.OFFERS, schema.REGIONS, schema.GPUS)),
+            repr((schema.OFFERS, schema.REGIONS, schema.REGION_INTENSITY, schema.GPUS)),
             [(name, st.st_size, st.st_mtime_ns) for name, st in stats],
         ]
     )
@@ -211,5 +223,42 @@ def _load_and_validate(directory: Path) -> Catalog:
     offers = _read_csv(directory / "offers.csv", schema.OFFERS)
     regions = _read_csv(directory / "regions.csv", schema.REGIONS)
     gpus = _read_csv(directory / "gpus.csv", schema.GPUS)
+    bases = _read_csv(directory / "region_intensity.csv", schema.REGION_INTENSITY)
     _check_references(offers, regions, gpus)
-    return Catalog(offers=offers, regions=regions, gpus=gpus, meta=meta, data_dir=directory)
+    _check_bases(regions, bases)
+    return Catalog(
+        offers=offers,
+        regions=regions,
+        gpus=gpus,
+        meta=meta,
+        data_dir=directory,
+        region_intensity=bases,
+    )
+
+
+def _check_bases(regions: pd.DataFrame, bases: pd.DataFrame) -> None:
+    """Every region has exactly one row per other basis; names and ranges are consistent."""
+    for name, frame in (("regions.csv", regions), ("region_intensity.csv", bases)):
+        unknown = sorted(set(frame["intensity_basis"]) - set(schema.INTENSITY_BASES))
+        if unknown:
+            raise DataError(f"{name}: unknown intensity_basis {unknown[0]!r}")
+        methods = sorted(set(frame["intensity_method"]) - set(schema.INTENSITY_METHODS))
+        if methods:
+            raise DataError(f"{name}: unknown intensity_method {methods[0]!r}")
+        low, mid, high = (
+            frame[c] for c in ("gco2_per_kwh_low", "gco2_per_kwh", "gco2_per_kwh_high")
+        )
+        bad = ~((low <= mid) & (mid <= high))
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0]) + 2
+            raise DataError(f"{name} line {row}: gco2_per_kwh is outside its low/high range")
+    if (regions["intensity_basis"] != "grid").any():
+        raise DataError(
+            "regions.csv holds the grid basis only; other bases go in region_intensity.csv"
+        )
+    keys = regions.set_index(["provider", "region"]).index
+    for basis in schema.INTENSITY_BASES[1:]:
+        rows = bases[bases["intensity_basis"] == basis]
+        have = rows.set_index(["provider", "region"]).index
+        if have.duplicated().any() or not keys.isin(have).all():
+            raise DataError(f"region_intensity.csv needs one {basis} row for every region")

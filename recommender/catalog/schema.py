@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,12 @@ REGIONS = (
     Column("em_zone", "str", required=False),
     Column("watttime_region", "str", required=False),
     Column("gco2_per_kwh", "float", low=0, high=1500),
+    Column("gco2_per_kwh_low", "float", low=0, high=1500),
+    Column("gco2_per_kwh_high", "float", low=0, high=1500),
     Column("intensity_source", "str"),
     Column("intensity_year", "int", low=2000, high=2100),
     Column("intensity_basis", "str"),
-    Column("em_annual_gco2_per_kwh", "float", required=False, low=0, high=1500),
+    Column("intensity_method", "str"),
     Column("pue", "float", low=1.0, high=3.0),
     Column("pue_source", "str"),
     Column("pue_year", "str"),
@@ -72,5 +74,34 @@ GPUS = (
     Column("spec_source", "str"),
 )
 
-INTENSITY_BASES = ("provider-region", "subnational", "country")
+# The other intensity bases of each region (--intensity-basis), long form.
+REGION_INTENSITY = (
+    Column("provider", "str"),
+    Column("region", "str"),
+    Column("intensity_basis", "str"),
+    Column("gco2_per_kwh", "float", low=0, high=1500),
+    Column("gco2_per_kwh_low", "float", low=0, high=1500),
+    Column("gco2_per_kwh_high", "float", low=0, high=1500),
+    Column("intensity_source", "str"),
+    Column("intensity_year", "int", low=2000, high=2100),
+    Column("intensity_method", "str"),
+)
+# Columns that --intensity-basis replaces in the regions frame.
+INTENSITY_COLUMNS = tuple(c.name for c in REGION_INTENSITY[2:])
+
+#: grid: the default, one methodology for every region (the zone's annual average, lifecycle,
+#: consumption-based); provider: the cloud's own published region figure; marginal: WattTime's
+#: annual marginal figure.
+INTENSITY_BASES = ("grid", "provider", "marginal")
+#: How a figure was made; "zone" is the default methodology, the rest mark exceptions.
+INTENSITY_METHODS = (
+    "zone",
+    "parent-zone",
+    "bidding-zone",
+    "state",
+    "country",
+    "provider-region",
+    "marginal",
+    "same-as-grid",
+)
 THROUGHPUT_BASES = ("measured", "estimated")

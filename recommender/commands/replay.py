@@ -95,8 +95,11 @@ def replay(
     column: Annotated[
         str | None,
         typer.Option(
+            "--intensity-column",
             "--column",
-            help="Intensity column to read [default: by layout; Electricity Maps: direct].",
+            help="Intensity column to read [default: by layout, lifecycle where a file has "
+            "both, as --intensity-file reads it; name an Electricity Maps export's (direct) "
+            "column to use that].",
             show_default=False,
         ),
     ] = None,

@@ -3,13 +3,15 @@
 Columns (UTF-8, a header row; a byte-order mark is tolerated):
 
 - ``datetime``: ISO 8601 start of each period; without an offset it is UTC.
-- ``gco2_per_kwh``: grid intensity in gCO2e/kWh for that period.
+- ``gco2_per_kwh``: grid intensity in gCO2e/kWh for that period (lifecycle, like the shipped
+  figures; ``--intensity-column`` reads another column).
 - ``zone`` (optional): which regions a row is for, as ``PROVIDER:REGION`` (``aws:eu-west-1``),
   an Electricity Maps zone (``IE``) or a WattTime region; without it, the trace is for every
   region.
 
-The Electricity Maps data-portal export headers (``Datetime (UTC)``, ``Zone Id``,
-``Carbon Intensity gCO₂eq/kWh (LCA)``) are accepted as they are. Periods at or before now are
+Every layout of :mod:`recommender.intensity.layouts` is accepted as it is (the same ones
+``replay --trace`` reads), e.g. an Electricity Maps export (``Datetime (UTC)``, ``Zone Id``,
+``Carbon Intensity gCO₂eq/kWh (LCA)``). Periods at or before now are
 observations; later ones are a forecast. The period is the median spacing of the rows.
 """
 
@@ -25,33 +27,20 @@ from datetime import datetime
 from pathlib import Path
 
 from recommender.errors import BadInputError
+from recommender.intensity.layouts import pick_columns
 from recommender.intensity.model import Point, SourceFault, Target, ZoneSeries, parse_time
 from recommender.intensity.registry import FetchContext
 from recommender.intensity.settings import IntensitySettings
 
-TIME_COLUMNS = ("datetime", "time", "timestamp", "datetime (utc)")
-VALUE_COLUMNS = (
-    "gco2_per_kwh",
-    "carbon_intensity_gco2_per_kwh",
-    "carbon intensity gco₂eq/kwh (lca)",
-    "carbon intensity gco2eq/kwh (lca)",
-    "carbon intensity gco₂eq/kwh (direct)",
-)
-ZONE_COLUMNS = ("zone", "zone id", "region")
 ALL_ZONES = "*"
 
 
-def _pick(header: list[str], options: tuple[str, ...]) -> int | None:
-    lowered = [h.strip().lower() for h in header]
-    for option in options:
-        if option in lowered:
-            return lowered.index(option)
-    return None
-
-
 @functools.lru_cache(maxsize=4)
-def read_trace(path: Path, mtime_ns: int) -> dict[str, list[tuple[datetime, float]]]:
-    """The trace's rows by lower-case zone (``*`` when it has no zone column)."""
+def read_trace(
+    path: Path, mtime_ns: int, column: str | None = None
+) -> dict[str, list[tuple[datetime, float]]]:
+    """The trace's rows by lower-case zone (``*`` when it has no zone column); the intensity
+    column is ``column`` or the layout's default (recommender.intensity.layouts)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -64,18 +53,8 @@ def read_trace(path: Path, mtime_ns: int) -> dict[str, list[tuple[datetime, floa
     rows = list(csv.reader(text.splitlines()))
     if not rows:
         raise BadInputError(f"--intensity-file {path} is empty", _HINT)
-    header = rows[0]
-    t_col, v_col, z_col = (
-        _pick(header, TIME_COLUMNS),
-        _pick(header, VALUE_COLUMNS),
-        _pick(header, ZONE_COLUMNS),
-    )
-    if t_col is None or v_col is None:
-        raise BadInputError(
-            f"--intensity-file {path}: header {','.join(header)!r} lacks "
-            + ("a datetime column" if t_col is None else "a gco2_per_kwh column"),
-            _HINT,
-        )
+    layout = pick_columns(rows[0], column, f"--intensity-file {path}")
+    t_col, v_col, z_col = layout.time, layout.value, layout.zone
     out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -89,7 +68,7 @@ def read_trace(path: Path, mtime_ns: int) -> dict[str, list[tuple[datetime, floa
             ) from None
         if not math.isfinite(value) or value < 0 or value > 3000:
             raise BadInputError(
-                f"--intensity-file {path} line {line}: gco2_per_kwh={row[v_col]} is not a "
+                f"--intensity-file {path} line {line}: {layout.column}={row[v_col]} is not a "
                 "plausible grid intensity (0-3000 gCO2e/kWh)",
                 _HINT,
             )
@@ -129,7 +108,7 @@ class CsvSource:
             mtime = path.stat().st_mtime_ns
         except OSError:
             mtime = 0
-        return read_trace(path, mtime)
+        return read_trace(path, mtime, self.settings.csv_column)
 
     def zone_for(self, target: Target) -> str | None:
         trace = self.trace()

@@ -168,11 +168,12 @@ def make_intensity_fn(
     warn: Warn | None = None,
     now: datetime | None = None,
     settings: IntensitySettings | None = None,
+    column: str | None = None,
 ) -> LiveIntensity | None:
     """The planner hook for ``--intensity SPEC`` (None for plain static figures). Bad source
     names, missing credentials of a named source and unreadable files fail here, before any
     planning or network."""
-    settings = settings or load_settings(csv_file)
+    settings = settings or load_settings(csv_file, column)
     chain = build_chain(spec, settings)
     if chain.skipped and warn is not None:
         # `live` with a source unconfigured: say so once, or the user cannot tell a static

@@ -67,6 +67,7 @@ class IntensitySettings:
     backoff_s: float = 0.5
     retry_after_max_s: float = 5.0
     csv_file: Path | None = None
+    csv_column: str | None = None  # --intensity-column: which column of csv_file to read
 
     def secrets(self) -> list[str]:
         """Every credential value, so output can be checked against them."""
@@ -125,7 +126,9 @@ def _convert(name: str, value: Any, origin: str) -> Any:
     return out
 
 
-def load_settings(csv_file: Path | None = None) -> IntensitySettings:
+def load_settings(
+    csv_file: Path | None = None, csv_column: str | None = None
+) -> IntensitySettings:
     """Defaults, then the config file, then the environment."""
     path = _config_path()
     values: dict[str, Any] = {}
@@ -140,4 +143,4 @@ def load_settings(csv_file: Path | None = None) -> IntensitySettings:
             values[name] = values[name].rstrip("/")
     if "workers" in values:
         values["workers"] = max(1, values["workers"])
-    return IntensitySettings(**values, csv_file=csv_file)
+    return IntensitySettings(**values, csv_file=csv_file, csv_column=csv_column)

@@ -6,7 +6,7 @@ embodied terms made explicit and each input's origin recorded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from recommender import assumptions as A
@@ -24,6 +24,9 @@ class Estimate:
     power_w: float  # total average IT power
     embodied_g_per_gpu_hour: float
     sources: dict[str, str]
+    # Where gco2_per_kwh came from: intensity_basis, intensity_method, intensity_year,
+    # intensity_source, gco2_per_kwh_low/high (the region's row), or the flag that gave it.
+    intensity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def energy_kwh(self) -> float:
@@ -55,6 +58,7 @@ class Estimate:
             "hours": self.hours,
             "gpu_hours": self.gpu_hours,
             "gco2_per_kwh": self.gco2_per_kwh,
+            **self.intensity,
             "pue": self.pue,
             "gpu_power_w": self.gpu_power_w,
             "host_power_w": self.host_power_w,
@@ -102,6 +106,7 @@ def estimate(
     power_w: float | None = None,
     embodied_g_per_gpu_hour: float = A.EMBODIED_G_PER_GPU_HOUR.value,
     sources: dict[str, str] | None = None,
+    intensity: dict[str, Any] | None = None,
 ) -> Estimate:
     """Energy and emissions of ``count`` GPUs running ``hours``.
 
@@ -121,4 +126,5 @@ def estimate(
         power_w=total,
         embodied_g_per_gpu_hour=embodied_g_per_gpu_hour,
         sources=sources or {},
+        intensity=intensity or {},
     )

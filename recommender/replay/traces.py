@@ -1,16 +1,7 @@
-"""Grid-intensity traces for replay: read the common CSV layouts as they are published and put
-each on a regular grid at its own resolution (5, 15, 30 or 60 minutes).
-
-Recognised layouts (header names are matched case-insensitively; a byte-order mark is fine):
-
-| layout | time column | intensity column |
-| --- | --- | --- |
-| Let's Wait Awhile (Wiesner et al. 2021), 15/30 min | ``Time`` | ``Carbon Intensity`` |
-| hourly means derived from those | ``datetime`` | ``carbon_intensity_gco2_per_kwh`` |
-| Electricity Maps portal | ``Datetime (UTC)`` | ``... gCO₂eq/kWh (direct)``, else ``(LCA)`` |
-| Electricity Maps full export (CarbonScaler sample) | ``datetime`` | ``carbon_intensity_avg`` |
-| WattTime MOER example (vessim), 5 min | ``oootime`` (sic) | the one other column |
-| carbonplan ``--intensity-file`` | ``datetime`` | ``gco2_per_kwh`` |
+"""Grid-intensity traces for replay: read the CSV layouts of
+:mod:`recommender.intensity.layouts` (the same ones, and the same default column, as
+``--intensity-file``) and put each on a regular grid at its own resolution (5, 15, 30 or 60
+minutes).
 
 Times without an offset are UTC. A ``Zone Id``/``zone`` column with several zones makes one
 trace per zone. Rows closer together than the trace's usual spacing (GB has 15-minute
@@ -27,26 +18,9 @@ import numpy as np
 import pandas as pd
 
 from recommender.errors import BadInputError
+from recommender.intensity.layouts import EXPECTED, pick_columns
 
-TIME_COLUMNS = ("time", "datetime", "datetime (utc)", "oootime", "timestamp")
-VALUE_COLUMNS = (
-    ("carbon intensity", "lets-wait-awhile"),
-    ("carbon_intensity_gco2_per_kwh", "hourly means"),
-    ("carbon intensity gco₂eq/kwh (direct)", "electricitymaps"),
-    ("carbon intensity gco2eq/kwh (direct)", "electricitymaps"),
-    ("carbon intensity gco₂eq/kwh (lca)", "electricitymaps"),
-    ("carbon intensity gco2eq/kwh (lca)", "electricitymaps"),
-    ("carbon_intensity_avg", "electricitymaps export"),
-    ("gco2_per_kwh", "carbonplan"),
-)
-ZONE_COLUMNS = ("zone id", "zone", "zone_name")
 MAX_GAP_S = 6 * 3600  # longer stretches without data are refused, not invented
-EXPECTED = (
-    "expected a time column (Time, datetime, Datetime (UTC) or oootime) and an intensity "
-    "column in gCO2e/kWh (Carbon Intensity, carbon_intensity_gco2_per_kwh, "
-    "'Carbon Intensity gCO₂eq/kWh (direct)' or '(LCA)', carbon_intensity_avg, gco2_per_kwh); "
-    "or name the intensity column with --column"
-)
 
 
 @dataclass(frozen=True)
@@ -88,42 +62,18 @@ def _read(path: Path) -> pd.DataFrame:
         raise BadInputError(f"--trace {path} is not a CSV file with a header", EXPECTED) from None
 
 
-def _columns(frame: pd.DataFrame, column: str | None, path: Path) -> tuple[str, str, str]:
-    """(time column, value column, layout name) by header."""
-    lowered = {c.strip().lower(): c for c in frame.columns}
-    time_col = next((lowered[c] for c in TIME_COLUMNS if c in lowered), None)
-    value_col: str | None = None
-    layout = "custom"
-    if column is not None:
-        value_col = lowered.get(column.strip().lower())
-        if value_col is None:
-            raise BadInputError(
-                f"--trace {path} has no column {column!r} (columns: {', '.join(frame.columns)})",
-                "give --column one of those names",
-            )
-    else:
-        for name, kind in VALUE_COLUMNS:
-            if name in lowered:
-                value_col, layout = lowered[name], kind
-                break
-        if value_col is None and time_col is not None and time_col.strip().lower() == "oootime":
-            others = [c for c in frame.columns if c != time_col]
-            if len(others) == 1:
-                value_col, layout = others[0], "watttime moer"
-    if time_col is None or value_col is None:
-        raise BadInputError(
-            f"--trace {path}: unknown trace format (columns: {', '.join(frame.columns)})", EXPECTED
-        )
-    return time_col, value_col, layout
-
-
 def load_traces(path: Path, column: str | None = None) -> list[Trace]:
     """Every zone's trace in ``path`` (usually one)."""
     path = Path(path).expanduser()
     frame = _read(path)
     if frame.empty:
         raise BadInputError(f"--trace {path} has no data rows", EXPECTED)
-    time_col, value_col, layout = _columns(frame, column, path)
+    found = pick_columns(list(frame.columns), column, f"--trace {path}")
+    time_col, value_col, layout = (
+        frame.columns[found.time],
+        frame.columns[found.value],
+        found.name,
+    )
     times = pd.to_datetime(frame[time_col].str.strip(), utc=True, format="ISO8601", errors="coerce")
     text = frame[value_col].str.strip()
     values = pd.to_numeric(text, errors="coerce")
@@ -144,9 +94,7 @@ def load_traces(path: Path, column: str | None = None) -> list[Trace]:
             "intensity in gCO2e/kWh",
             EXPECTED,
         )
-    zone_col = next(
-        (c for c in frame.columns if c.strip().lower() in ZONE_COLUMNS and c != value_col), None
-    )
+    zone_col = frame.columns[found.zone] if found.zone is not None else None
     data = pd.DataFrame({"time": times, "value": values})
     zones = frame[zone_col].str.strip() if zone_col is not None else None
     if zones is None or zones.nunique() <= 1:
