@@ -304,3 +304,52 @@ def test_intensity_hook_replaces_figures_per_row_and_reranks(tiny):
     assert set(hooked.options["intensity_kind"]) == {"live"}
     row = _row(hooked, "aws", "dirty-1", "p4d.24xlarge", "spot")
     assert row["operational_kgco2e"] == pytest.approx(row["energy_kwh"] * 5.0 / 1000)
+
+
+def _fractional_catalog() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One region: a 1/8 L4 (3 GB share), a 1/2 L4 (12 GB), one L4 (24 GB), 2x L4 (48 GB)."""
+    from conftest import gpu_row, offer_row, region_row
+
+    regions = pd.DataFrame([region_row("aws", "r-1", 100.0)])
+    gpus = pd.DataFrame([gpu_row("A100", 400, 40, 1.0), gpu_row("L4", 72, 24, 0.25)])
+    offers = pd.DataFrame(
+        [
+            offer_row("aws", "r-1", "l4.eighth", "L4", 0.125, 2, 8, 0.1),
+            offer_row("aws", "r-1", "l4.half", "L4", 0.5, 8, 32, 0.4),
+            offer_row("aws", "r-1", "l4.one", "L4", 1, 16, 64, 0.8),
+            offer_row("aws", "r-1", "l4.two", "L4", 2, 32, 128, 1.6),
+        ]
+    )
+    return offers, regions, gpus
+
+
+@pytest.mark.parametrize(
+    ("min_gb", "kept"),
+    [
+        (2, {"l4.eighth", "l4.half", "l4.one", "l4.two"}),
+        (4, {"l4.half", "l4.one", "l4.two"}),  # 24 GB x 1/8 = 3 GB < 4
+        (16, {"l4.one", "l4.two"}),  # 24 GB x 1/2 = 12 GB < 16
+        (24, {"l4.one", "l4.two"}),  # per GPU: two GPUs do not make 48 GB "per GPU"
+    ],
+)
+def test_min_gpu_memory_counts_a_fractional_gpu_share(min_gb, kept):
+    offers, regions, gpus = _fractional_catalog()
+    c = Constraints(min_gpu_memory_gb=min_gb)
+    result = plan(offers, regions, gpus, Job(400), constraints=c, top=None, all_sizes=True)
+    assert set(result.options["instance_type"]) == kept
+
+
+def test_min_gpu_memory_above_every_share_names_the_flag():
+    offers, regions, gpus = _fractional_catalog()
+    with pytest.raises(NoOptionError, match="min-gpu-memory"):
+        plan(offers, regions, gpus, Job(400), constraints=Constraints(min_gpu_memory_gb=25))
+
+
+def test_memory_fit_uses_the_memory_an_instance_gets():
+    offers, regions, gpus = _fractional_catalog()
+    job = Job(400, memory_gb_required=10)  # 1/8 L4 holds 3 GB, 1/2 L4 12 GB
+    result = plan(offers, regions, gpus, job, top=None, all_sizes=True)
+    assert set(result.options["instance_type"]) == {"l4.half", "l4.one", "l4.two"}
+    job = Job(400, memory_gb_required=30)  # only 2x L4 (48 GB) holds it
+    result = plan(offers, regions, gpus, job, top=None, all_sizes=True)
+    assert set(result.options["instance_type"]) == {"l4.two"}

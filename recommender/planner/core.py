@@ -340,7 +340,10 @@ def plan(
         ("gpu", frame["gpu"].isin(c.gpus) if c.gpus else None, ",".join(c.gpus or ())),
         (
             "min-gpu-memory",
-            frame["gpu_memory_gb"] >= c.min_gpu_memory_gb if c.min_gpu_memory_gb else None,
+            # per GPU; a fractional instance (gpu_count < 1) gets only its share of one GPU
+            frame["gpu_memory_gb"] * frame["gpu_count"].clip(upper=1.0) >= c.min_gpu_memory_gb
+            if c.min_gpu_memory_gb
+            else None,
             f"{c.min_gpu_memory_gb} GB",
         ),
         (
