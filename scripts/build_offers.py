@@ -594,6 +594,89 @@ AZURE_GPU = {
 # Known defects in the SkyPilot Azure catalog: instance type -> correct GPU count.
 AZURE_GPU_COUNT_FIXES = {"Standard_ND96isr_H100_v5": 8}
 
+# Size facts the 52-region price file leaves blank (its MS Learn page version listed only the
+# preview NC128/256/320 sizes), transcribed by hand from Microsoft's own size tables. The blog
+# names the sizes `Standard_NC<n>[l]ds_xl_RTXPro6000_v6`; the price list's armSkuName for the
+# same size is `Standard_NC<n>[l]ds_xl_RTXPRO6000BSE_v6`. Its memory column is headed "GB"
+# (kept as GiB, as for the preview sizes). GPU share: 1/4 of a 96 GB GPU = 24 GB ("GPU Mem").
+NCV6_GA_SRC = (
+    "Microsoft Tech Community blog 'Azure NCv6 Virtual Machines: Enhancements and GA "
+    "Transition' (2026-03-18, techcommunity.microsoft.com .../4503578, linked from MS Learn's "
+    "NCv6 overview page), size tables"
+)
+# armSkuName -> (GPUs per VM, vCPUs, memory GB, source)
+AZURE_SIZE_FACTS: dict[str, tuple[str, int, float, str]] = {
+    # General Purpose
+    "Standard_NC36ds_xl_RTXPRO6000BSE_v6": ("1/4", 36, 132, NCV6_GA_SRC),
+    "Standard_NC72ds_xl_RTXPRO6000BSE_v6": ("1/2", 72, 264, NCV6_GA_SRC),
+    "Standard_NC132ds_xl_RTXPRO6000BSE_v6": ("1", 132, 516, NCV6_GA_SRC),
+    "Standard_NC144ds_xl_RTXPRO6000BSE_v6": ("1", 144, 516, NCV6_GA_SRC),
+    "Standard_NC264ds_xl_RTXPRO6000BSE_v6": ("2", 264, 1032, NCV6_GA_SRC),
+    "Standard_NC288ds_xl_RTXPRO6000BSE_v6": ("2", 288, 1032, NCV6_GA_SRC),
+    "Standard_NC324ds_xl_RTXPRO6000BSE_v6": ("2", 324, 1284, NCV6_GA_SRC),
+    # Compute Optimized
+    "Standard_NC24lds_xl_RTXPRO6000BSE_v6": ("1/4", 24, 72, NCV6_GA_SRC),
+    "Standard_NC36lds_xl_RTXPRO6000BSE_v6": ("1/4", 36, 72, NCV6_GA_SRC),
+    "Standard_NC72lds_xl_RTXPRO6000BSE_v6": ("1/2", 72, 132, NCV6_GA_SRC),
+    "Standard_NC132lds_xl_RTXPRO6000BSE_v6": ("1", 132, 264, NCV6_GA_SRC),
+    "Standard_NC144lds_xl_RTXPRO6000BSE_v6": ("1", 144, 264, NCV6_GA_SRC),
+    "Standard_NC264lds_xl_RTXPRO6000BSE_v6": ("2", 264, 516, NCV6_GA_SRC),
+    "Standard_NC288lds_xl_RTXPRO6000BSE_v6": ("2", 288, 516, NCV6_GA_SRC),
+    "Standard_NC324lds_xl_RTXPRO6000BSE_v6": ("2", 324, 648, NCV6_GA_SRC),
+}
+
+# Priced sizes whose GPU count stays unknown after reading Microsoft's size pages: why.
+_NCV6_NOT_IN_GA = (
+    "GPU count unknown: not in the NCv6 GA size table (Microsoft Tech Community, 2026-03-18); "
+    "MS Learn's preview NC_RTXPRO6000BSE_v6 pages list {what} with no accelerator count, so the "
+    "GPU share is not extrapolated from the vCPUs or from a sibling's price"
+)
+_NCA10V4_UNKNOWN = (
+    "GPU count unknown: Microsoft Learn has no size page for NCads A10 v4 and the figures found "
+    "elsewhere disagree (1/1/2 A10 per NC8/16/32ads in some tables, 1/1/1 or a partitioned A10 in "
+    "others), so no count is filled in"
+)
+AZURE_COUNT_UNKNOWN = {
+    "Standard_NC8lds_xl_RTXPRO6000BSE_v6": _NCV6_NOT_IN_GA.format(what="no 8-vCPU size at all"),
+    "Standard_NC16lds_xl_RTXPRO6000BSE_v6": _NCV6_NOT_IN_GA.format(what="it (16 vCPUs, 64 GB)"),
+    "Standard_NC32ds_xl_RTXPRO6000BSE_v6": _NCV6_NOT_IN_GA.format(what="it (32 vCPUs, 128 GB)"),
+    "Standard_NC32lds_xl_RTXPRO6000BSE_v6": _NCV6_NOT_IN_GA.format(what="it (32 vCPUs)"),
+    "Standard_NC64ds_xl_RTXPRO6000BSE_v6": _NCV6_NOT_IN_GA.format(what="it (64 vCPUs, 256 GB)"),
+    "Standard_NC64lds_xl_RTXPRO6000BSE_v6": _NCV6_NOT_IN_GA.format(what="it (64 vCPUs)"),
+    "Standard_NC8ads_A10_v4": _NCA10V4_UNKNOWN,
+    "Standard_NC16ads_A10_v4": _NCA10V4_UNKNOWN,
+    "Standard_NC32ads_A10_v4": _NCA10V4_UNKNOWN,
+}
+
+
+def with_size_facts(row: pd.Series) -> pd.Series:
+    """Fill blank GPU count / vCPUs / memory of a price-file row from AZURE_SIZE_FACTS.
+
+    A value the price file already has must agree with the table (else the build fails, so a
+    disagreement is looked at, not silently overwritten). `spec_source` names the table's source.
+    """
+    facts = AZURE_SIZE_FACTS.get(row["instance_type"])
+    if facts is None:
+        return row
+    count, vcpus, memory, source = facts
+    row = row.copy()
+    filled, checked = [], []
+    for col, value, parse in (
+        ("gpu_count", count, parse_count),
+        ("vcpus", str(vcpus), float),
+        ("memory_gib", fmt_num(memory, MEMORY_DECIMALS), float),
+    ):
+        if row[col] == "":
+            row[col] = value
+            filled.append(col)
+        else:
+            assert parse(row[col]) == parse(value), (row["instance_type"], col, row[col], value)
+            checked.append(col)
+    if filled:
+        agree = f"; {', '.join(checked)} agree" if checked else ""
+        row["spec_source"] = f"size facts ({', '.join(filled)} filled{agree}) from {source}"
+    return row
+
 
 def parse_count(text: str) -> float | None:
     """'8' -> 8.0, '1/6' -> 0.1666..., '' -> None."""
@@ -619,7 +702,9 @@ def azure_skip_reason(row: pd.Series) -> str:
             "the meter is still priced but the size is very likely not deployable"
         )
     if parse_count(row["gpu_count"]) is None:
-        return "GPU count unknown: not given by the sources read for this size"
+        return AZURE_COUNT_UNKNOWN.get(
+            row["instance_type"], "GPU count unknown: not given by the sources read for this size"
+        )
     if row["usd_per_hour"] == "":
         return (
             "no on-demand price: karpenter value is the Windows meter, no Linux price found"
@@ -666,6 +751,8 @@ def azure_offer(row: pd.Series) -> dict:
     as_of, price_src, spot_src = azure_sources(row)
     if "inferred from" in row["spec_source"]:
         notes.append("vCPU/memory/GPU specs copied from a sibling size (not verified)")
+    if row["spec_source"].startswith("size facts"):
+        notes.append(row["spec_source"])
     radar = row["radar_linux_ondemand_usd_per_hour"]
     if radar and abs(float(radar) - price) > SPOT_EQUAL_TOLERANCE:
         notes.append(f"radar Linux on-demand on 2026-08-20 was {radar} (price changed?)")
@@ -701,7 +788,8 @@ def build_azure(ref: Path) -> tuple[list[dict], list[dict]]:
     )
     offers: list[dict] = []
     skipped: list[dict] = []
-    for _, row in prices.iterrows():
+    for _, source_row in prices.iterrows():
+        row = with_size_facts(source_row)
         reason = azure_skip_reason(row)
         if reason:
             skipped.append(
@@ -818,7 +906,13 @@ def write_doc(offers: pd.DataFrame, skipped: pd.DataFrame, path: Path) -> None:
     """Write data/OFFERS.md."""
     t = summary_tables(offers, skipped)
     path.write_text(
-        DOC_TEMPLATE.format(n_offers=len(offers), n_skipped=len(skipped), **t), encoding="utf-8"
+        DOC_TEMPLATE.format(
+            n_offers=len(offers),
+            n_skipped=len(skipped),
+            n_count_unknown=int(skipped["reason"].str.startswith("GPU count unknown").sum()),
+            **t,
+        ),
+        encoding="utf-8",
     )
 
 
@@ -884,6 +978,12 @@ H100-NVL (94 GB PCIe, Azure NC/NCC H100 v5), H200, B200, B300, GB200, MI300X, RT
   rows with no price) are listed as exclusions. Known defect Standard_ND96isr_H100_v5 count
   12 -> 8 is fixed by a table in the script (the 52-region file already says 8). NC A100 v4 ->
   A100-80GB-PCIE; NC/NCC H100 v5 -> H100-NVL; fractional A10 (NVads A10 v5: 1/6, 1/3, 1/2) kept.
+  **Size facts the price file leaves blank** come from the `AZURE_SIZE_FACTS` table in the
+  script: the 15 NCv6 (RTX PRO 6000 BSE) GA sizes NC36/72/132/144/264/288/324ds_xl and
+  NC24/36/72/132/144/264/288/324lds_xl, with GPU share (1/4, 1/2, 1 or 2 of a 96 GB GPU), vCPUs
+  and memory from Microsoft's NCv6 GA size tables (Tech Community blog, 2026-03-18, linked from
+  MS Learn's NCv6 overview; named `..._RTXPro6000_v6` there). A value the price file already
+  has must agree (vCPUs do). Each such row names that source in `note`.
 - **Spot guards (all clouds)**: spot equal to on-demand = placeholder -> empty + note; spot
   above on-demand or <= 0 -> empty + note. For AWS/GCP the guard runs per AZ/zone before the
   min, and the note is written only when no usable spot is left.
@@ -914,6 +1014,10 @@ GPUs per provider:
 
 Distinct GPUs: {all_gpus}.
 
+Issue 11 (fractional GPUs and missing rows): filling the published NCv6 counts took
+`offers.csv` from 1876 to {n_offers} offers and `offers_excluded.csv` from 757 to {n_skipped}
+rows ("GPU count unknown": 256 -> {n_count_unknown}).
+
 ## Exclusions (`offers_excluded.csv`) by reason
 
 {by_reason}
@@ -922,8 +1026,10 @@ Distinct GPUs: {all_gpus}.
   (graphics/VDI), AMD Alveo MA35D (media), Xilinx U250 (FPGA).
 - *retired size*: Azure NC*_Promo (K80, NC series retired 2023) and SkyPilot-only Azure rows
   absent from the 2026 price list.
-- *GPU count unknown*: Azure RTX PRO 6000 BSE sizes other than NC128/256/320(l)ds_xl and the
-  NCads A10 v4 sizes: the docs read do not give their GPU share.
+- *GPU count unknown*: the NCv6 sizes NC8lds, NC16lds, NC32(l)ds and NC64(l)ds_xl (priced, but
+  in no Microsoft size table with a GPU count: the preview MS Learn pages list some of them
+  without one, the GA table not at all) and NCads A10 v4 (NC8/16/32ads: no MS Learn size page;
+  other tables disagree on 1/1/2 vs 1/1/1 vs a partitioned A10). Not extrapolated.
 - *no on-demand price*: AWS p5e.48xlarge (capacity reservation only), Azure NCC40ads_H100_v5 in
   centralus/southcentralus, SkyPilot Azure rows with empty Price.
 - *incomplete GCP price*: a host row without an accelerator row in the same zone or vice versa.

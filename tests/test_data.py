@@ -108,6 +108,37 @@ def test_exclusions_are_explained():
     assert excluded["reason"].notna().all() and excluded["reason"].str.len().gt(5).all()
 
 
+# Azure NCv6 GA sizes with the GPU share Microsoft publishes (Tech Community, 2026-03-18).
+NCV6_PUBLISHED = {
+    "Standard_NC24lds_xl_RTXPRO6000BSE_v6": 0.25,
+    "Standard_NC36ds_xl_RTXPRO6000BSE_v6": 0.25,
+    "Standard_NC72lds_xl_RTXPRO6000BSE_v6": 0.5,
+    "Standard_NC132ds_xl_RTXPRO6000BSE_v6": 1,
+    "Standard_NC144lds_xl_RTXPRO6000BSE_v6": 1,
+    "Standard_NC288ds_xl_RTXPRO6000BSE_v6": 2,
+    "Standard_NC324lds_xl_RTXPRO6000BSE_v6": 2,
+}
+
+
+def test_azure_sizes_with_published_gpu_counts_are_offers(catalog):
+    offers = catalog.offers[catalog.offers["provider"] == "azure"]
+    excluded = pd.read_csv(DATA / "offers_excluded.csv")
+    for size, count in NCV6_PUBLISHED.items():
+        rows = offers[offers["instance_type"] == size]
+        assert len(rows) >= 7, size  # priced in 7-15 regions
+        assert (rows["gpu"] == "RTX-PRO-6000").all() and (rows["gpu_count"] == count).all()
+        assert rows["memory_gib"].notna().all()
+        assert rows["note"].str.contains("size facts .* from Microsoft", regex=True).all()
+        assert size not in set(excluded["instance_type"]), size
+    # a count that stays unknown says why for that size, not a generic line
+    unknown = excluded[excluded["reason"].str.startswith("GPU count unknown")]
+    assert not unknown["reason"].str.contains("not given by the sources read").any()
+    assert set(unknown["instance_type"].str.extract(r"_(RTXPRO6000BSE|A10)_v\d$")[0]) == {
+        "RTXPRO6000BSE",
+        "A10",
+    }
+
+
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
 def test_data_rebuilds_identically_from_the_reference(tmp_path):
     out = tmp_path / "data"
