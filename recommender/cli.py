@@ -243,8 +243,9 @@ def estimate(
 def _job_hours(
     campaign: Any, hours: float | None, gpu: str, spec: Any, count: float, sources: dict[str, str]
 ) -> float:
-    """Wall hours for ``estimate``: --hours (x the search's runs), or the campaign's FLOPs on
-    ``count`` GPUs at their peak x MFU (perfect scaling across them)."""
+    """Wall hours for ``estimate``: --hours (x the search's runs), or the campaign's FLOPs as
+    reference-GPU hours (its BF16 peak x MFU) x rel(ref) / rel(gpu), spread over ``count`` GPUs
+    (perfect scaling): the same throughput model as ``size`` and ``suggest``."""
     search, model = campaign.search, campaign.model
     if model is None:
         if hours is None:
@@ -261,12 +262,9 @@ def _job_hours(
             "--hours and --params both size the job",
             "give one: --hours H (measured), or --params N --tokens D (from FLOPs)",
         )
-    peak = float(spec["bf16_tflops"])
-    if peak != peak:  # NaN: no tensor-core peak in gpus.csv
-        raise BadInputError(
-            f"{gpu} has no BF16/FP16 peak in gpus.csv, so --params cannot be turned into hours",
-            "give --hours, or choose a GPU with tensor cores",
-        )
+    from recommender.catalog import load_catalog
+    from recommender.planner import sizing
+
     need, per_gpu = model.memory.gb_required, float(spec["memory_gb"])
     if need > per_gpu * count:
         fewest = -(-need // per_gpu)
@@ -275,11 +273,17 @@ def _job_hours(
             f"{per_gpu * count:,.0f} GB",
             f"use --count {fewest:.0f} or more, --peft, or a leaner --precision/--optimizer",
         )
+    gpus = load_catalog().gpus
+    ref, ref_peak = sizing.MFU_REF_GPU, sizing.reference_peak(gpus)
+    ref_rel, rel = sizing.reference_rel(gpus), float(spec["rel_throughput"])
+    ref_hours = model.gpu_hours(ref_peak, search.runs)
     sources["hours"] = (
-        f"{model.flops:.4g} FLOPs x {search.runs:g} run(s) / ({count:g} x {peak:g} TFLOPS x "
-        f"MFU {model.mfu:g} x 3600 s); `carbonplan size` shows the derivation"
+        f"{model.flops:.4g} FLOPs x {search.runs:g} run(s) / ({ref} peak {ref_peak:g} TFLOPS "
+        f"x MFU {model.mfu:g} x 3600 s) = {ref_hours:,.4g} {ref} GPU-hours, x {ref_rel:g} / "
+        f"{rel:g} (rel. throughput {ref} / {gpu}) / {count:g} GPUs; MFU applies to the "
+        "reference GPU; `carbonplan size` shows the derivation"
     )
-    return model.gpu_hours(peak, search.runs) / count
+    return ref_hours * ref_rel / rel / count
 
 
 def _default_host_w(offers: Any, gpu: str, count: float) -> tuple[float, str]:

@@ -10,8 +10,14 @@ Why: the planner turns a job's A100-hours into GPU-hours (time and cost) and int
 rel_throughput > 0 from a traceable source. Specs come from ``shared/reference/gpus.csv``;
 the five GPUs missing there were entered from vendor datasheets (named per row). Throughput
 factors are kept from ``gpus.csv`` where it cites benchmark evidence (``measured``); the rest
-are derived from specs with one formula fitted on the measured GPUs (``estimated``), and the
-fit with its residuals is written to GPUS.md so a reader can judge it.
+are estimated (``estimated``): from specs with one formula fitted on the measured GPUs, and,
+for T4, L4 and H100 NVL (the estimated GPUs with measured siblings in the benchmark files),
+as the geometric mean of that formula and sibling proxies. The fit with its residuals and
+every proxy are written to GPUS.md so a reader can judge them.
+
+Each factor also gets a plausible range (``rel_throughput_low`` / ``_high``): for a measured
+factor the min and max of the per-benchmark ratios behind it (or +-30% where the evidence is
+indirect: K80, P100, MI300X); for an estimated one the spread of its proxies, at least +-30%.
 
 Deterministic; pandas and the standard library only.
 
@@ -43,6 +49,8 @@ COLUMNS = [
     "fp32_tflops",
     "mem_bw_gbs",
     "rel_throughput",
+    "rel_throughput_low",
+    "rel_throughput_high",
     "throughput_basis",
     "throughput_source",
     "spec_source",
@@ -327,9 +335,139 @@ REF_ARCH = {
 ARCH_EXTRA = ("K80", "P100 PCIe 16GB", "L40S")
 
 
+# --- plausible ranges -----------------------------------------------------------------------
+
+DERIVED_FILE = "derived-relative-throughput-vs-a100-80gb-sxm4.csv"
+LEGACY_FP16_FILE = "lambda-legacy2022-train-throughput-fp16.csv"
+TRANSFORMERS = ("bert_base_squad", "bert_large_squad", "transformerxlbase", "transformerxllarge")
+
+# Rows of the derived file (its `gpu` column; a name matches as a prefix) behind each measured
+# factor. The range is the min and max of their per-benchmark ratios (BERT base/large,
+# Transformer-XL base/large, FP16, vs the A100 80GB SXM4 row of the same file).
+EVIDENCE_ROWS: dict[str, tuple[str, ...]] = {
+    "V100": ("V100 16GB (SXM2, Lambda Cloud)",),
+    "V100-32GB": ("V100 16GB (SXM2, Lambda Cloud)", "V100 32GB (legacy run"),
+    "A10G": ("A10 (Lambda Cloud)",),  # the A10 proxy behind the factor
+    "A10": ("A10 (Lambda Cloud)",),
+    "L40S": ("RTX 6000 Ada (proxy for L40S)",),
+    "A100": ("A100 40GB SXM4 (legacy run)",),
+    "A100-80GB-PCIE": ("A100 80GB PCIe",),  # the v1 and the legacy-2022 run
+    "H100": ("H100 80GB SXM5",),  # every SXM5 system, 2023 row included
+    "H200": ("H200 141GB SXM",),
+    "B200": ("B200 192GB",),
+}
+# Measured factors with no per-benchmark ratios (indirect or FP32 CNN evidence): +-30%.
+INDIRECT_BAND = 0.30
+INDIRECT_WHY = {
+    "K80": "FP32 ResNet-50 only, via the P100 factor (low confidence)",
+    "P100": "FP32 ResNet-50 only (0.14-0.16), lowered for transformers (low confidence)",
+    "MI300X": "indirect MLPerf mapping, other vendor and software stack (low-medium confidence)",
+}
+# An estimated factor's range is its proxies' spread, and never narrower than +-30%: the spec
+# model's residuals on the GPUs it was fitted on reach -13%..+32% (B200), and on measured GPUs
+# left out of the fit -14%..+56% (see the fit table in GPUS.md).
+ESTIMATE_BAND = 0.30
+# Files checked for T4, L4 and H100 NVL rows (none has one).
+CHECKED_FILES = "Lambda legacy-2022, v1, v1v2 and v2 files and tf_cnn_benchmarks 2017"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    label: str
+    value: float
+
+
 def sig2(x: float) -> float:
     """Round to 2 significant digits."""
     return float(f"{x:.2g}")
+
+
+def sig2_out(x: float, up: bool) -> float:
+    """Round to 2 significant digits away from the centre (down for a low, up for a high)."""
+    exp = math.floor(math.log10(x)) - 1
+    scaled = x / 10**exp
+    digits = math.ceil(scaled - 1e-9) if up else math.floor(scaled + 1e-9)
+    return float(f"{digits}e{exp}")
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def derived_ratios(ref_dir: Path) -> pd.DataFrame:
+    d = pd.read_csv(ref_dir / "gpu-benchmarks" / DERIVED_FILE, encoding="utf-8-sig")
+    return d[d["ratio"] > 0]
+
+
+def evidence_ratios(derived: pd.DataFrame, gpu: str) -> list[float]:
+    names = EVIDENCE_ROWS[gpu]
+    rows = derived[derived["gpu"].map(lambda g: any(g.startswith(n) for n in names))]
+    if rows.empty:
+        raise SystemExit(f"{gpu}: no rows in {DERIVED_FILE} match {names}")
+    return [float(r) for r in rows["ratio"]]
+
+
+def legacy_ratios(ref_dir: Path, row: str) -> list[float]:
+    """Per-benchmark ratios of one single-GPU row of the legacy-2022 FP16 file vs its own
+    A100 80GB SXM4 row (same harness, same run)."""
+    d = pd.read_csv(ref_dir / "gpu-benchmarks" / LEGACY_FP16_FILE, encoding="utf-8-sig")
+    d = d.set_index("name_gpu")
+    ref = d.loc["A100 80GB SXM4"]
+    return [float(d.loc[row, c] / ref[c]) for c in TRANSFORMERS if d.loc[row, c] > 0]
+
+
+def estimate_proxies(
+    gpu: str, spec_model: float, fit: Fit, measured: dict[str, float], ref_dir: Path
+) -> list[Proxy]:
+    """Independent estimates of an unmeasured GPU from measured siblings in the benchmark
+    files (specs from the datasheets named in the labels). Empty where no sibling is close
+    enough to say more than the spec model."""
+    model = Proxy("spec model x rho_arch", spec_model)
+    if gpu == "T4":
+        # Quadro RTX 5000: the same TU104 die with 16 GB like the T4; datasheet 89.2 TF FP16
+        # tensor, 448 GB/s, 230 W. T4: 65 TF, 320 GB/s, 70 W.
+        qrtx5000 = geomean(legacy_ratios(ref_dir, "Quadro RTX 5000"))
+        scale = fit.model(65, 320) / fit.model(89.2, 448)
+        v100 = measured["V100"]
+        return [
+            model,
+            Proxy(
+                f"Quadro RTX 5000 (TU104, 16 GB; legacy-2022 geomean {qrtx5000:.3f}) x spec-model "
+                f"ratio T4/RTX 5000 {scale:.2f}",
+                qrtx5000 * scale,
+            ),
+            Proxy(f"V100 {v100:g} x bandwidth 320/900 GB/s", v100 * 320 / 900),
+            Proxy(f"V100 {v100:g} x board power 70/300 W", v100 * 70 / 300),
+        ]
+    if gpu == "L4":
+        # RTX 6000 Ada: Ada like the L4; 300 W, 960 GB/s. A10: 125 TF, 600 GB/s, 150 W.
+        # L4: 121 TF, 300 GB/s, 72 W.
+        ada = geomean(evidence_ratios(derived_ratios(ref_dir), "L40S"))
+        a10 = measured["A10"]
+        scale = fit.model(121, 300) / fit.model(125, 600)
+        return [
+            model,
+            Proxy(f"A10 {a10:g} x spec-model ratio L4/A10 {scale:.2f}", a10 * scale),
+            Proxy(f"A10 {a10:g} x board power 72/150 W", a10 * 72 / 150),
+            Proxy(f"RTX 6000 Ada (v1 geomean {ada:.2f}) x board power 72/300 W", ada * 72 / 300),
+            Proxy(f"RTX 6000 Ada {ada:.2f} x bandwidth 300/960 GB/s", ada * 300 / 960),
+        ]
+    if gpu == "H100-NVL":
+        # Same GH100 as the measured H100 PCIe (756 TF, 350 W) and SXM (989 TF, 700 W); NVL:
+        # 835 TF at 400 W, with more bandwidth (3.9 TB/s) than either.
+        pcie, sxm = measured["H100 PCIe"], measured["H100"]
+        t = math.log(835 / 756) / math.log(989 / 756)
+        return [
+            model,
+            Proxy(
+                f"H100 PCIe {pcie:g} to SXM {sxm:g}, log-interpolated by dense BF16 peak "
+                f"(756 -> 835 -> 989 TF)",
+                pcie * (sxm / pcie) ** t,
+            ),
+            Proxy(f"H100 PCIe {pcie:g} x board power 400/350 W", pcie * 400 / 350),
+            Proxy(f"H100 SXM {sxm:g} x board power 400/700 W", sxm * 400 / 700),
+        ]
+    return []
 
 
 def compute_rate(bf16: float | None, fp32: float | None) -> float | None:
@@ -443,6 +581,8 @@ def check_ranges(df: pd.DataFrame) -> None:
             v = r[col]
             if v is not None and not pd.isna(v) and not (1 <= v <= 5000):
                 raise SystemExit(f"{g}: {col} {v} out of range")
+        if not (0 < r["rel_throughput_low"] <= r["rel_throughput"] <= r["rel_throughput_high"]):
+            raise SystemExit(f"{g}: rel_throughput outside its range")
     ix = df.set_index("gpu")["rel_throughput"]
     if ix["A100-80GB"] != 1.0:
         raise SystemExit("A100-80GB must be the reference (1.0)")
@@ -454,6 +594,8 @@ class Built:
     fit: Fit
     rho: dict[str, tuple[float, list[str]]]
     raw_estimates: dict[str, float]
+    proxies: dict[str, list[Proxy]]
+    range_notes: dict[str, str]
 
 
 def build(ref_dir: Path) -> Built:
@@ -462,6 +604,15 @@ def build(ref_dir: Path) -> Built:
     rho = arch_corrections(ref, fit)
     rows = []
     raw_estimates: dict[str, float] = {}
+    proxies: dict[str, list[Proxy]] = {}
+    range_notes: dict[str, str] = {}
+    derived = derived_ratios(ref_dir)
+    measured = {
+        c.gpu: float(ref.loc[c.ref_row, "rel_train_throughput_a100"])
+        for c in CANON
+        if c.ref_row is not None and not pd.isna(ref.loc[c.ref_row, "rel_train_throughput_a100"])
+    }
+    measured["H100 PCIe"] = float(ref.loc["H100 PCIe", "rel_train_throughput_a100"])
     formula = f"rel = rho_arch x {fit.k:.3f} x (C/312)^{fit.a:.3f} x (B/2039)^{1 - fit.a:.3f}"
     for c in CANON:
         if c.ref_row is not None:
@@ -488,6 +639,22 @@ def build(ref_dir: Path) -> Built:
             source = c.throughput_note
             if not source:
                 raise SystemExit(f"{c.gpu}: measured factor without an evidence summary")
+            if c.gpu == "A100-80GB":
+                low = high = rel
+                range_notes[c.gpu] = "the reference: exactly 1"
+            elif c.gpu in EVIDENCE_ROWS:
+                ratios = evidence_ratios(derived, c.gpu)
+                low = sig2_out(min([*ratios, rel]), up=False)
+                high = sig2_out(max([*ratios, rel]), up=True)
+                range_notes[c.gpu] = (
+                    f"min-max of {len(ratios)} per-benchmark ratios "
+                    f"({min(ratios):.3f}-{max(ratios):.3f})"
+                )
+            else:
+                low = sig2_out(rel * (1 - INDIRECT_BAND), up=False)
+                high = sig2_out(rel * (1 + INDIRECT_BAND), up=True)
+                range_notes[c.gpu] = f"+-{INDIRECT_BAND:.0%}: {INDIRECT_WHY[c.gpu]}"
+            source += f"; range {fmt_num(low)}-{fmt_num(high)}: {range_notes[c.gpu]}"
         else:
             rate = compute_rate(spec["bf16_tflops"], spec["fp32_tflops"])
             if rate is None or spec["mem_bw_gbs"] is None:
@@ -495,17 +662,36 @@ def build(ref_dir: Path) -> Built:
             raw = fit.model(rate, spec["mem_bw_gbs"])
             raw_estimates[c.gpu] = raw
             corr = rho.get(c.arch, (1.0, []))[0]
-            rel = sig2(raw * corr)
             basis = "estimated"
             corr_txt = (
                 f"rho_{c.arch}={corr:.2f}"
                 if c.arch in rho
-                else f"no measured {c.arch} GPU so rho=1"
+                else f"no measured {c.arch} GPU in the fit so rho=1"
             )
-            source = (
-                f"estimated from specs: {formula} ({corr_txt}), fitted on {fit.n} measured "
-                f"GPUs (median abs error {fit.median_abs_err * 100:.0f}%)"
+            spec_txt = (
+                f"{formula} ({corr_txt}), fitted on {fit.n} measured GPUs (median abs error "
+                f"{fit.median_abs_err * 100:.0f}%)"
             )
+            found = estimate_proxies(c.gpu, raw * corr, fit, measured, ref_dir)
+            values = [x.value for x in found] or [raw * corr]
+            rel = sig2(geomean(values))
+            if found:
+                proxies[c.gpu] = found
+                listed = "; ".join(f"{x.label} = {x.value:.3f}" for x in found)
+                source = (
+                    f"estimated: no benchmark of the {c.gpu} in the {CHECKED_FILES}; geomean of "
+                    f"{len(found)} proxies: {listed} (spec model: {spec_txt})"
+                )
+            else:
+                source = f"estimated from specs: {spec_txt}"
+            low = sig2_out(min([*values, rel * (1 - ESTIMATE_BAND)]), up=False)
+            high = sig2_out(max([*values, rel * (1 + ESTIMATE_BAND)]), up=True)
+            range_notes[c.gpu] = (
+                f"spread of the {len(found)} proxies, at least +-{ESTIMATE_BAND:.0%}"
+                if found
+                else f"+-{ESTIMATE_BAND:.0%} (spec model only)"
+            )
+            source += f"; range {fmt_num(low)}-{fmt_num(high)}: {range_notes[c.gpu]}"
         rows.append(
             {
                 "gpu": c.gpu,
@@ -517,6 +703,8 @@ def build(ref_dir: Path) -> Built:
                 "fp32_tflops": spec["fp32_tflops"],
                 "mem_bw_gbs": spec["mem_bw_gbs"],
                 "rel_throughput": rel,
+                "rel_throughput_low": low,
+                "rel_throughput_high": high,
                 "throughput_basis": basis,
                 "throughput_source": source,
                 "spec_source": spec_source,
@@ -527,7 +715,7 @@ def build(ref_dir: Path) -> Built:
         raise SystemExit("every GPU needs tdp_w and memory_gb")
     check_aliases(df)
     check_ranges(df)
-    return Built(df, fit, rho, raw_estimates)
+    return Built(df, fit, rho, raw_estimates, proxies, range_notes)
 
 
 def fmt_num(v: object) -> str:
@@ -539,7 +727,15 @@ def fmt_num(v: object) -> str:
 
 def to_csv(df: pd.DataFrame, path: Path) -> None:
     out = df.copy()
-    for col in ("memory_gb", "bf16_tflops", "fp32_tflops", "mem_bw_gbs", "rel_throughput"):
+    for col in (
+        "memory_gb",
+        "bf16_tflops",
+        "fp32_tflops",
+        "mem_bw_gbs",
+        "rel_throughput",
+        "rel_throughput_low",
+        "rel_throughput_high",
+    ):
         out[col] = out[col].map(fmt_num)
     out["tdp_w"] = out["tdp_w"].astype(int)
     out.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
@@ -658,8 +854,8 @@ def write_report(b: Built, ref_dir: Path, path: Path) -> None:
         )
     main_lines = [
         "| gpu | tdp_w | memory_gb | bf16_tflops | fp32_tflops | mem_bw_gbs | "
-        "rel_throughput | basis |",
-        "|" + " --- |" * 8,
+        "rel_throughput | low | high | basis |",
+        "|" + " --- |" * 10,
     ]
     for _, r in df.iterrows():
         main_lines.append(
@@ -674,11 +870,32 @@ def write_report(b: Built, ref_dir: Path, path: Path) -> None:
                         "fp32_tflops",
                         "mem_bw_gbs",
                         "rel_throughput",
+                        "rel_throughput_low",
+                        "rel_throughput_high",
                     )
                 ]
                 + [r["throughput_basis"]]
             )
             + " |"
+        )
+    proxy_lines = [
+        "| gpu | proxy | value |",
+        "| --- | --- | --- |",
+    ]
+    for g, found in b.proxies.items():
+        for x in found:
+            proxy_lines.append(f"| {g} | {x.label} | {x.value:.3f} |")
+        rel = df.set_index("gpu").loc[g, "rel_throughput"]
+        proxy_lines.append(f"| {g} | **geometric mean, 2 significant digits** | **{rel:g}** |")
+    range_lines = [
+        "| gpu | rel_throughput | low | high | basis | how |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for _, r in df.iterrows():
+        range_lines.append(
+            f"| {r['gpu']} | {fmt_num(r['rel_throughput'])} | {fmt_num(r['rel_throughput_low'])} "
+            f"| {fmt_num(r['rel_throughput_high'])} | {r['throughput_basis']} | "
+            f"{b.range_notes[r['gpu']]} |"
         )
     mapping = "\n".join(f"| {c.gpu} | {c.ref_row or '(datasheet)'} | {c.arch} |" for c in CANON)
     datasheet = "\n".join(f"- **{c.gpu}**: {c.spec_note}." for c in CANON if c.ref_row is None)
@@ -702,7 +919,10 @@ the script). One row per canonical GPU name used in the offers ({len(df)} rows).
 - `fp32_tflops`: FP32 (non-tensor) TFLOPS; empty where no figure was entered.
 - `mem_bw_gbs`: memory bandwidth in GB/s.
 - `rel_throughput`: training throughput relative to A100 80GB SXM (= 1.0): how many A100-80GB
-  GPU-hours one GPU-hour of this GPU replaces.
+  GPU-hours one GPU-hour of this GPU replaces. The planner uses it for every job, whether
+  given in GPU-hours or sized from FLOPs (FLOPs become A100-80GB hours at its peak x MFU).
+- `rel_throughput_low`, `rel_throughput_high`: the plausible range of that factor from the
+  spread of its evidence (method under "Ranges"); low <= rel_throughput <= high.
 - `throughput_basis`: `measured` (factor from `reference/gpus.csv`, with benchmark evidence)
   or `estimated` (spec model below).
 - `throughput_source`: one-line evidence summary, or the estimation formula.
@@ -761,18 +981,40 @@ Architecture corrections:
 
 {chr(10).join(rho_lines)}
 
-Estimated rows:
+Estimated rows (spec model only; T4, L4 and H100-NVL then combine it with proxies below):
 
 {chr(10).join(est_lines)}
 
-Caveats: the model has no power term, so power-capped cards (T4 70 W, L4 72 W, H100 NVL
-400 W) are probably estimated high. In particular H100-NVL comes out level with the 700 W
-H100 SXM because the fit weights bandwidth heavily (a trial fit with a TDP term gave about
-1.8; real training throughput is likely between H100 PCIe 1.3 and H100 SXM 2.0).
-`reference/gpus.csv` suggested 0.12 (T4) and 0.17 (L4) from power-scaled estimates. Turing
-has no measured sibling (rho = 1). All factors come from single-GPU FP16 training of small
-transformers without FP8; LLM-scale FP8 training favours H100/H200/B200 more (about 3x A100
-for H100 per MosaicML).
+The spec model has no power term, so power-capped cards (T4 70 W, L4 72 W, H100 NVL 400 W)
+come out high on it alone: H100-NVL level with the 700 W H100 SXM, because the fit weights
+bandwidth heavily. No benchmark file measures T4, L4 or H100 NVL ({CHECKED_FILES}
+checked), but each has measured siblings, so its factor is the geometric mean of the spec
+model and sibling proxies scaled by the datasheet figure that most limits it (tensor peak
+and bandwidth through the spec model, board power, or bandwidth alone):
+
+{chr(10).join(proxy_lines)}
+
+Siblings' specs, from their datasheets: Quadro RTX 5000 (TU104 like the T4, 16 GB) 89.2 TF
+FP16 tensor, 448 GB/s, 230 W; RTX 6000 Ada 300 W, 960 GB/s; A10 125 TF, 600 GB/s, 150 W;
+H100 PCIe 756 TF, 2.0 TB/s, 350 W; H100 SXM 989 TF, 3.35 TB/s, 700 W. `reference/gpus.csv`
+had suggested 0.12 (T4) and 0.17 (L4) from power-scaled estimates; the proxies land on 0.12
+and 0.18. All factors come from single-GPU FP16 training of small transformers without FP8;
+LLM-scale FP8 training favours H100/H200/B200 more (about 3x A100 for H100 per MosaicML).
+
+## Ranges
+
+`rel_throughput_low` / `rel_throughput_high` bound each factor by the spread of its evidence,
+rounded outwards to 2 significant digits and always containing the factor:
+
+- measured, with per-benchmark ratios in `gpu-benchmarks/{DERIVED_FILE}`: the min and max of
+  the ratios behind the factor (BERT base/large, Transformer-XL base/large; every system and
+  run listed for that GPU or its proxy);
+- measured indirectly (K80, P100 from FP32 ResNet-50; MI300X from an MLPerf mapping): +-30%;
+- estimated: the min and max of its proxies above, and never narrower than +-30% (the spec
+  model's residuals reach +32% on the GPUs it was fitted on, and +56% on measured GPUs left
+  out of the fit); spec-model-only estimates get +-30%.
+
+{chr(10).join(range_lines)}
 
 ## Benchmark evidence
 

@@ -85,6 +85,8 @@ def gpu_row(gpu: str, tdp: float, mem: float, rel: float) -> dict[str, object]:
         "fp32_tflops": None,
         "mem_bw_gbs": None,
         "rel_throughput": rel,
+        "rel_throughput_low": rel,
+        "rel_throughput_high": rel,
         "throughput_basis": "measured",
         "throughput_source": "test",
         "spec_source": "test",

@@ -3,8 +3,6 @@ it, checked against hand computations and published training runs."""
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 
@@ -12,6 +10,7 @@ from recommender.errors import BadInputError, NoOptionError
 from recommender.planner import Job, plan
 from recommender.planner.sizing import (
     MFU,
+    MFU_REF_GPU,
     Campaign,
     Model,
     Search,
@@ -197,22 +196,48 @@ def _with_peaks(tiny) -> pd.DataFrame:
     return tiny.gpus.assign(bf16_tflops=tiny.gpus["gpu"].map(peaks))
 
 
-def test_planner_takes_hours_from_each_gpus_peak(tiny):
+def test_planner_scales_a_flop_sized_job_by_relative_throughput(tiny):
     gpus = _with_peaks(tiny)
     campaign = from_flags(params="350M", tokens="20B")
     job = job_for(campaign, None, "A100", gpus)
-    assert job.gpu_hours == pytest.approx(93.4829, abs=1e-4)  # on the reference A100
+    # FLOPs -> hours on the reference A100-80GB at its peak x MFU: 4.2e19 / 4.4928e17.
+    assert MFU_REF_GPU == "A100-80GB" and job.ref_gpu == MFU_REF_GPU
+    assert job.gpu_hours == pytest.approx(93.4829, abs=1e-4)
+    assert job.speed_column == "rel_throughput"
     result = plan(tiny.offers, tiny.regions, gpus, job, top=None, all_sizes=True)
     by_type = result.options.drop_duplicates("instance_type").set_index("instance_type")
-    # 8 x H100 at 989 TF: 4.2e19 / (8 x 989e12 x 0.4 x 3600) h; 1 x A100: 93.48 h.
-    expected_h100 = 4.2e19 / (8 * 989e12 * 0.4 * 3600)
-    assert by_type.loc["a3-highgpu-8g", "wall_hours"] == pytest.approx(expected_h100)
-    assert by_type.loc["a2-highgpu-1g", "wall_hours"] == pytest.approx(93.4829, abs=1e-4)
-    assert by_type.loc["a3-highgpu-8g", "gpu_hours"] == pytest.approx(8 * expected_h100)
-    # T4 has no peak figure in this catalog: left out, and the step says so.
-    assert "T4" not in set(result.options["gpu"])
-    assert result.steps[0].name == "peak-flops" and "T4" in result.steps[0].detail
+    # Then every GPU scales by rel_throughput / rel_throughput(A100-80GB = 1.0), never by its
+    # peak: 8 x H100 (2.0) take 93.48 / 16 h, not 93.48 x 312 / (8 x 989) h; 1 x A100 (0.9).
+    assert by_type.loc["a3-highgpu-8g", "wall_hours"] == pytest.approx(93.4829 / 16, abs=1e-4)
+    assert by_type.loc["a3-highgpu-8g", "gpu_hours"] == pytest.approx(93.4829 / 2, abs=1e-4)
+    assert by_type.loc["a2-highgpu-1g", "wall_hours"] == pytest.approx(93.4829 / 0.9, abs=1e-4)
+    # T4 has no peak figure in this catalog and is planned all the same (rel 0.12).
+    assert by_type.loc["g4dn.xlarge", "wall_hours"] == pytest.approx(93.4829 / 0.12, abs=1e-3)
+    assert not any(s.name == "peak-flops" for s in result.steps)
     assert result.candidates == len(tiny.offers) + tiny.offers["spot_usd_per_hour"].notna().sum()
+
+
+def test_a_flop_sized_job_equals_the_same_job_in_reference_gpu_hours(tiny):
+    gpus = _with_peaks(tiny)
+    sized = job_for(from_flags(params="350M", tokens="20B"), None, "A100", gpus)
+    given = Job(gpu_hours=sized.gpu_hours, ref_gpu=sized.ref_gpu)
+    a = plan(tiny.offers, tiny.regions, gpus, sized, top=None, all_sizes=True).options
+    b = plan(tiny.offers, tiny.regions, gpus, given, top=None, all_sizes=True).options
+    key = ["provider", "region", "instance_type", "market", "instances"]
+    assert a[key].values.tolist() == b[key].values.tolist()  # the same ranking
+    for column in ("wall_hours", "gpu_hours", "energy_kwh", "kgco2e", "cost_usd"):
+        assert a[column].to_numpy() == pytest.approx(b[column].to_numpy(), rel=1e-12), column
+
+
+def test_only_the_reference_gpu_needs_a_peak(tiny):
+    no_ref_peak = _with_peaks(tiny).assign(
+        bf16_tflops=lambda g: g["bf16_tflops"].where(g["gpu"] != MFU_REF_GPU)
+    )
+    with pytest.raises(BadInputError, match="A100-80GB has no BF16 peak"):
+        job_for(from_flags(params="350M", tokens="20B"), None, "A100", no_ref_peak)
+    without_ref = tiny.gpus[tiny.gpus["gpu"] != MFU_REF_GPU]
+    with pytest.raises(BadInputError, match=r"not in gpus\.csv"):
+        job_for(from_flags(params="350M", tokens="20B"), None, "A100", without_ref)
 
 
 def test_trials_and_early_stopping_scale_the_planned_work(tiny):
@@ -261,7 +286,8 @@ def test_memory_check_drops_a_70b_full_finetune_from_single_80gb_gpus(tiny):
     kept = plan(offers, tiny.regions, gpus, small, top=None, all_sizes=True)
     step = next(s for s in kept.steps if s.name == "memory-fit")
     assert step.remaining == len(kept.options) > 0
-    assert set(kept.options["gpu"]) == {"A100-80GB"}  # the T4s have no peak in this catalog
+    # 15.1 GB fits one 80 GB A100 and one 16 GB T4 (which needs no peak figure to be planned).
+    assert set(kept.options["gpu"]) == {"A100-80GB", "T4"}
 
 
 def test_memory_fit_keeps_only_instances_whose_gpus_hold_the_model(tiny):
@@ -273,10 +299,17 @@ def test_memory_fit_keeps_only_instances_whose_gpus_hold_the_model(tiny):
     assert set(result.options["instance_type"]) == {"a3-highgpu-8g"}  # 8 x 80 GB = 640 GB
 
 
-def test_campaign_gpu_hours_by_gpu_leaves_missing_peaks_as_nan(tiny):
+def test_campaign_gpu_hours_by_gpu_scale_the_reference_hours_by_relative_throughput(tiny):
     gpus = _with_peaks(tiny)
     campaign = Campaign(Model(params=350e6, tokens=20e9), Search("random", 20))
     hours = campaign.gpu_hours_by_gpu(gpus)
-    assert hours["A100"] == pytest.approx(20 * 93.4829, abs=1e-2)
-    assert math.isnan(hours["T4"])
+    assert campaign.ref_gpu_hours(gpus) == pytest.approx(20 * 93.4829, abs=1e-2)
+    assert hours["A100-80GB"] == pytest.approx(20 * 93.4829, abs=1e-2)
+    assert hours["A100"] == pytest.approx(20 * 93.4829 / 0.9, abs=1e-2)  # same peak, rel 0.9
+    assert hours["H100"] == pytest.approx(20 * 93.4829 / 2.0, abs=1e-2)
+    assert hours["T4"] == pytest.approx(20 * 93.4829 / 0.12, abs=1e-1)  # no peak needed
+    assert not hours.isna().any()
+    # A filtered selection still takes its reference from the whole catalog.
+    only_h100 = gpus[gpus["gpu"] == "H100"]
+    assert campaign.gpu_hours_by_gpu(only_h100, catalog=gpus)["H100"] == hours["H100"]
     assert campaign.min_gpus_for_memory(gpus)["A100"] == 1

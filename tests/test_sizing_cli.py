@@ -20,14 +20,24 @@ def test_size_json_has_the_contract_fields_and_the_hand_computed_hours(cli):
     assert {"flops", "mfu", "trials", "gpu_hours", "memory_gb_required"} <= set(doc)
     assert doc["flops"] == pytest.approx(4.2e19)  # 6 x 3.5e8 x 2e10
     assert doc["mfu"] == 0.4 and doc["trials"] == 1
-    # A100: 4.2e19 / (312e12 x 0.4 x 3600) = 93.4829 h; H100 (989 TF): 29.4907 h.
-    assert doc["gpu_hours"]["A100"] == pytest.approx(93.4829, abs=1e-3)
-    assert doc["gpu_hours"]["H100"] == pytest.approx(4.2e19 / (989e12 * 0.4 * 3600), rel=1e-6)
+    # The reference A100-80GB: 4.2e19 / (312e12 x 0.4 x 3600) = 93.4829 h. Every other GPU:
+    # that x rel(A100-80GB) / rel(gpu), the factor --gpu-hours uses (not its peak FLOPS).
+    assert doc["ref_gpu"] == "A100-80GB" and doc["ref_gpu_peak_tflops"] == 312
+    assert doc["total_ref_gpu_hours"] == pytest.approx(93.4829, abs=1e-3)
+    assert doc["gpu_hours"]["A100-80GB"] == pytest.approx(93.4829, abs=1e-3)
+    rel = load_catalog().gpus.set_index("gpu")["rel_throughput"]
+    for gpu, hours in doc["gpu_hours"].items():
+        assert hours == pytest.approx(93.4829 / rel[gpu], rel=1e-5), gpu
+    assert doc["gpu_hours"]["A100"] == pytest.approx(93.4829 / 0.9, rel=1e-5)  # same peak
+    assert doc["gpu_hours"]["H100"] == pytest.approx(93.4829 / 2.0, rel=1e-5)  # not / 3.17
     assert doc["memory_gb_required"] == pytest.approx(5.6)  # 350M x 16 bytes
-    # GPUs without a BF16/FP16 peak are left out of gpu_hours, with the reason.
-    assert "K80" not in doc["gpu_hours"] and "P100" not in doc["gpu_hours"]
-    assert "no BF16/FP16" in doc["gpus_left_out"]["K80"]
+    # GPUs without a BF16/FP16 peak are sized too: only the reference GPU needs one.
+    assert set(doc["gpu_hours"]) == set(rel.index)
+    assert doc["gpu_hours"]["K80"] == pytest.approx(93.4829 / rel["K80"], rel=1e-5)
+    assert "gpus_left_out" not in doc
+    assert "rel_throughput" in doc["gpu_hours_basis"]
     assert doc["assumptions"]["mfu"]["source"].startswith("middle of published")
+    assert "A100-80GB" in doc["assumptions"]["mfu"]["unit"]
 
 
 def test_size_reproduces_bloom_at_its_implied_mfu(cli):
@@ -86,7 +96,10 @@ def test_size_table_prints_the_derivation(cli):
     assert "36 trials x 0.5 of a run each" in out
     assert "GPU-hours, grid (36 trials)" in out and "GPU-hours, random (20 trials)" in out
     assert "3.2 GB" in out  # 200M x 16 bytes
-    assert "K80, P100, P4: no BF16/FP16" in out
+    assert "on the reference GPU (A100-80GB)" in out  # what the MFU applies to
+    assert "A100-80GB GPU-hours x rel. throughput(A100-80GB) / rel. throughput(gpu)" in out
+    assert "MFU applies to the reference GPU only" in out
+    assert "K80" in out and "no BF16/FP16" not in out  # sized like every GPU
 
 
 def test_size_shows_grid_and_random_side_by_side(cli):
@@ -123,7 +136,8 @@ def test_size_csv_has_one_row_per_gpu(cli):
     result = cli("size", "--params", "1.3B", "--tokens", "2e10", "--format", "csv", "--gpu", "H100")
     assert result.code == 0, result.err
     lines = result.out.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("gpu,bf16_tflops,gpu_hours_per_run")
+    assert len(lines) == 2
+    assert lines[0].startswith("gpu,rel_throughput,throughput_basis,bf16_tflops,gpu_hours_per_run")
 
 
 def test_finetune_and_peft_through_the_cli(cli):
@@ -180,16 +194,17 @@ def test_suggest_sized_from_the_model_carries_the_sizing_in_its_job(cli):
         )
     )
     job = doc["job"]
-    assert job["ref_gpu"] == "A100" and job["trials"] == 4
+    assert job["ref_gpu"] == "A100-80GB" and job["trials"] == 4
     assert job["gpu_hours"] == pytest.approx(93.4829, abs=1e-3)
     assert job["total_ref_gpu_hours"] == pytest.approx(4 * 93.4829, abs=1e-2)
     assert job["flops"] == pytest.approx(4 * 4.2e19) and job["mfu"] == 0.4
     assert job["memory_gb_required"] == pytest.approx(5.6)
     assert "mfu" in doc["assumptions"]["defaults_used"]
-    peaks = load_catalog().gpus.set_index("gpu")["bf16_tflops"]
+    assert "rel_throughput" in job["gpu_hours_basis"]
+    rel = load_catalog().gpus.set_index("gpu")["rel_throughput"]
     for option in doc["options"]:
-        # GPU-hours = the campaign's FLOPs at that GPU's own peak x MFU (one instance).
-        expected = 4 * 4.2e19 / (peaks[option["gpu"]] * 1e12 * 0.4 * 3600)
+        # GPU-hours = the campaign's A100-80GB hours / that GPU's relative throughput.
+        expected = 4 * 93.4829 / rel[option["gpu"]]
         assert option["instances"] == 1
         assert option["gpu_hours"] == pytest.approx(expected, rel=1e-5), option["gpu"]
 
@@ -220,8 +235,8 @@ def test_suggest_drops_a_70b_full_finetune_from_80gb_gpus(cli):
     for option in doc["options"]:
         assert memory[option["gpu"]] * option["gpus_per_instance"] >= 1120
     steps = {s["constraint"]: s for s in doc["summary"]["constraint_steps"]}
-    assert steps["memory-fit"]["remaining"] < steps["peak-flops"]["remaining"]
-    assert "P100" in steps["peak-flops"]["detail"]
+    assert steps["memory-fit"]["remaining"] < doc["summary"]["candidates"]
+    assert "peak-flops" not in steps  # GPUs without a peak are planned like the rest
 
 
 def test_estimate_derives_hours_from_flops(cli):
@@ -310,10 +325,6 @@ BAD = [
             "50",
         ],
         "both size the job",
-    ),
-    (
-        ["estimate", "--gpu", "K80", "--params", "1B", "--tokens", "1B", "--intensity", "50"],
-        "no BF16/FP16 peak",
     ),
     (
         ["estimate", "--gpu", "H100", "--params", "70B", "--tokens", "1B", "--intensity", "50"],

@@ -69,6 +69,9 @@ GPUS = (
     Column("fp32_tflops", "float", required=False, low=0.1, high=2000),
     Column("mem_bw_gbs", "float", required=False, low=10, high=50000),
     Column("rel_throughput", "float", low=0.001, high=100),
+    # The factor's plausible range from the spread of its evidence (data/GPUS.md, "Ranges").
+    Column("rel_throughput_low", "float", low=0.001, high=100),
+    Column("rel_throughput_high", "float", low=0.001, high=100),
     Column("throughput_basis", "str"),
     Column("throughput_source", "str"),
     Column("spec_source", "str"),

@@ -1,6 +1,10 @@
 """``carbonplan size``: turn a model and an experiment plan into FLOPs, GPU-hours per GPU type
 and a memory need, showing each step so the arithmetic can be checked by hand.
 
+FLOPs become hours on the reference GPU at its BF16 peak x MFU; every GPU type then scales by
+its benchmarked relative throughput, the same model ``suggest`` uses for --params and for
+--gpu-hours alike.
+
 Module import stays light (no pandas, no catalog): ``suggest`` imports the CLI, not this work.
 """
 
@@ -27,8 +31,6 @@ if TYPE_CHECKING:
 
     from recommender.planner.sizing import Campaign
 
-_NO_PEAK = "no BF16/FP16 tensor peak in gpus.csv: FLOPs cannot be turned into hours"
-
 
 @sizing_options
 def size(
@@ -50,34 +52,43 @@ def size(
     wanted = [resolve_gpu(g, gpus) for g in split_values(gpu)]
     if wanted:
         gpus = gpus[gpus["gpu"].isin(wanted)]
-    gpus = gpus.sort_values(["bf16_tflops", "gpu"], ascending=[False, True], kind="mergesort")
-    document = size_document(campaign, gpus)
+    gpus = gpus.sort_values(["rel_throughput", "gpu"], ascending=[False, True], kind="mergesort")
+    document = size_document(campaign, gpus, catalog.gpus)
     if fmt is Format.table:
         render_size(document, console())
         return
     emit(fmt, document, document["gpus"])
 
 
-def size_document(campaign: Campaign, gpus: pd.DataFrame) -> dict[str, Any]:
-    """Every input, default and derived figure of the sizing, as plain JSON values."""
+def size_document(
+    campaign: Campaign, gpus: pd.DataFrame, catalog: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Every input, default and derived figure of the sizing, as plain JSON values.
+    ``catalog`` holds the reference GPU when ``gpus`` is a filtered selection."""
     from recommender import __version__
     from recommender.planner import sizing as S
     from recommender.reports.records import plain
 
     model = campaign.model
     assert model is not None
-    per_run = campaign.gpu_hours_by_gpu(gpus, runs=1.0)
-    campaign_hours = campaign.gpu_hours_by_gpu(gpus)
+    catalog = gpus if catalog is None else catalog
+    ref_peak = S.reference_peak(catalog)
+    per_run = campaign.gpu_hours_by_gpu(gpus, runs=1.0, catalog=catalog)
+    campaign_hours = campaign.gpu_hours_by_gpu(gpus, catalog=catalog)
     min_gpus = campaign.min_gpus_for_memory(gpus)
     alternatives = campaign.search.alternatives()
     by_search = {
-        kind: campaign.gpu_hours_by_gpu(gpus, runs=trials * campaign.search.early_stop)
+        kind: campaign.gpu_hours_by_gpu(
+            gpus, runs=trials * campaign.search.early_stop, catalog=catalog
+        )
         for kind, trials in alternatives
     }
     rows: list[dict[str, Any]] = []
     for g in gpus.itertuples(index=False):
         row: dict[str, Any] = {
             "gpu": g.gpu,
+            "rel_throughput": plain(g.rel_throughput),
+            "throughput_basis": g.throughput_basis,
             "bf16_tflops": plain(g.bf16_tflops),
             "gpu_hours_per_run": plain(per_run[g.gpu]),
             "gpu_hours": plain(campaign_hours[g.gpu]),
@@ -86,13 +97,17 @@ def size_document(campaign: Campaign, gpus: pd.DataFrame) -> dict[str, Any]:
             row[f"gpu_hours_{kind}_search"] = plain(hours[g.gpu])
         row["memory_gb"] = plain(g.memory_gb)
         row["min_gpus_for_memory"] = int(min_gpus[g.gpu])
-        row["note"] = _NO_PEAK if row["gpu_hours"] is None else None
         rows.append(row)
-    sized = [r for r in rows if r["gpu_hours"] is not None]
     document: dict[str, Any] = {"carbonplan_version": __version__}
     document.update({k: plain(v) for k, v in S.describe(campaign).items()})
-    document["gpu_hours"] = {r["gpu"]: r["gpu_hours"] for r in sized}
-    document["gpu_hours_per_run"] = {r["gpu"]: r["gpu_hours_per_run"] for r in sized}
+    # The same reference-GPU figures as suggest's job section (ref_gpu, gpu_hours there).
+    document["ref_gpu"] = S.MFU_REF_GPU
+    document["ref_gpu_peak_tflops"] = plain(ref_peak)
+    document["ref_gpu_hours_per_run"] = plain(model.gpu_hours(ref_peak))
+    document["total_ref_gpu_hours"] = plain(campaign.ref_gpu_hours(catalog))
+    document["gpu_hours_basis"] = S.basis_text(model, ref_peak)
+    document["gpu_hours"] = {r["gpu"]: r["gpu_hours"] for r in rows}
+    document["gpu_hours_per_run"] = {r["gpu"]: r["gpu_hours_per_run"] for r in rows}
     if len(alternatives) > 1 or campaign.search.grid:
         document["campaigns"] = [
             {
@@ -100,11 +115,10 @@ def size_document(campaign: Campaign, gpus: pd.DataFrame) -> dict[str, Any]:
                 "trials": trials,
                 "full_run_equivalents": plain(trials * campaign.search.early_stop),
                 "flops": plain(model.flops * trials * campaign.search.early_stop),
-                "gpu_hours": {r["gpu"]: r[f"gpu_hours_{kind}_search"] for r in sized},
+                "gpu_hours": {r["gpu"]: r[f"gpu_hours_{kind}_search"] for r in rows},
             }
             for kind, trials in alternatives
         ]
-    document["gpus_left_out"] = {r["gpu"]: _NO_PEAK for r in rows if r["gpu_hours"] is None}
     document["memory"] = {
         "bytes_per_param": plain(model.memory.bytes_per_trainable_param),
         "weight_bytes": model.memory.weight_bytes,
@@ -181,11 +195,12 @@ def render_size(doc: dict[str, Any], out: Console) -> None:
         else "every trial runs to the end (no --early-stop)"
     )
     mfu = doc["assumptions"]["mfu"]
+    ref = doc["ref_gpu"]
     mfu_how = (
-        "--mfu"
+        f"--mfu, on the reference GPU ({ref})"
         if mfu["value"] != mfu["default"]
-        else "default: published large runs reach 0.32-0.46 (BLOOM, Llama 2 and 3, PaLM; "
-        "sources in --format json)"
+        else f"on the reference GPU ({ref}); default: published large runs reach 0.32-0.46 "
+        "(BLOOM, Llama 2 and 3, PaLM; sources in --format json)"
     )
     table = Table(title="Job size", show_header=False, header_style="bold")
     table.add_column("what")
@@ -200,6 +215,11 @@ def render_size(doc: dict[str, Any], out: Console) -> None:
         ("FLOPs, whole campaign", f"{doc['flops']:.4g}", "FLOPs per run x full-run equivalents"),
         ("MFU", f"{mfu['value']:g}", mfu_how),
         (
+            f"{ref} GPU-hours",
+            _fmt_hours(doc["total_ref_gpu_hours"]),
+            f"FLOPs / ({ref} peak {doc['ref_gpu_peak_tflops']:g} TFLOPS x 1e12 x MFU x 3600)",
+        ),
+        (
             "memory need",
             f"{doc['memory_gb_required']:,.1f} GB",
             doc["memory"]["derivation"],
@@ -212,10 +232,10 @@ def render_size(doc: dict[str, Any], out: Console) -> None:
 
     searches = [c["search"] for c in doc.get("campaigns", [])]
     gtable = Table(
-        title="GPU-hours = FLOPs / (peak BF16 TFLOPS x 1e12 x MFU x 3600)",
+        title=f"GPU-hours = {ref} GPU-hours x rel. throughput({ref}) / rel. throughput(gpu)",
         header_style="bold",
     )
-    for name in ("gpu", "BF16/FP16 TFLOPS", "GPU-hours per run"):
+    for name in ("gpu", "rel. throughput", "GPU-hours per run"):
         gtable.add_column(name, justify="left" if name == "gpu" else "right")
     if len(searches) > 1:
         for c in doc["campaigns"]:
@@ -231,7 +251,7 @@ def render_size(doc: dict[str, Any], out: Console) -> None:
             hours = [_fmt_hours(r["gpu_hours"])]
         gtable.add_row(
             r["gpu"],
-            "-" if r["bf16_tflops"] is None else f"{r['bf16_tflops']:g}",
+            f"{r['rel_throughput']:g}" + ("*" if r["throughput_basis"] == "estimated" else ""),
             _fmt_hours(r["gpu_hours_per_run"]),
             *hours,
             f"{r['memory_gb']:g}",
@@ -240,13 +260,12 @@ def render_size(doc: dict[str, Any], out: Console) -> None:
     out.print(gtable)
     out.print(
         Text(
-            "peak = dense BF16 tensor TFLOPS from gpus.csv (FP16 tensor for V100 and T4, which "
-            "have no BF16).",
+            f"rel. throughput = benchmarked training throughput vs {ref} from gpus.csv, the "
+            "factor suggest uses for --gpu-hours too (* = estimated: no benchmark of that GPU).",
             style="dim",
         )
     )
-    if doc["gpus_left_out"]:
-        out.print(Text(f"{', '.join(doc['gpus_left_out'])}: {_NO_PEAK}.", style="dim"))
+    out.print(Text("MFU applies to the reference GPU only (its dense BF16 peak).", style="dim"))
     if len(searches) > 1:
         out.print(
             Text(

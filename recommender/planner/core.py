@@ -293,25 +293,14 @@ def plan(
     """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
     settings = settings or Settings()
     constraints = constraints or Constraints()
+    # One throughput model: a job sized from FLOPs is already stated in reference-GPU hours,
+    # so every GPU (with or without a BF16 peak) scales by rel_throughput, as for --gpu-hours.
     ref = gpus.loc[gpus["gpu"] == job.ref_gpu, job.speed_column].dropna()
     if ref.empty:
-        raise BadInputError(
-            f"reference GPU {job.ref_gpu!r} is not in the catalog"
-            + (" with a BF16 peak" if job.flops is not None else "")
-        )
+        raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
     frame = candidate_frame(offers, regions, gpus)
     candidates = len(frame)
     steps: list[Step] = []
-    if job.flops is not None:  # hours come from peak FLOPS: GPUs without one cannot be sized
-        no_peak = frame["bf16_tflops"].isna()
-        if no_peak.any():
-            left_out = ", ".join(sorted(set(frame.loc[no_peak, "gpu"])))
-            steps.append(
-                Step("peak-flops", int((~no_peak).sum()), f"no BF16/FP16 peak: {left_out}")
-            )
-            if not (~no_peak).any():
-                raise _no_option_error(steps[-1], frame, constraints)
-            frame = frame[~no_peak]
     frame = compute_metrics(
         frame, job, settings, float(ref.iloc[0]), constraints.deadline_hours, intensity_fn
     )

@@ -16,8 +16,9 @@ class Job:
     """Work to do, in GPU-hours on the reference GPU, repeated ``trials`` times.
 
     A job sized from the model (``flops`` set; see :mod:`recommender.planner.sizing`) states
-    ``gpu_hours`` as the reference GPU's hours at its BF16 peak x ``mfu``, and each GPU's
-    speed is its BF16 peak over the reference's instead of its relative throughput."""
+    ``gpu_hours`` as the reference GPU's hours at its BF16 peak x ``mfu``; from there on it is
+    the same as a job given in GPU-hours: every GPU's speed is its benchmarked relative
+    throughput over the reference's, so both ways of stating one job rank GPUs alike."""
 
     gpu_hours: float
     ref_gpu: str = "A100"
@@ -41,14 +42,15 @@ class Job:
         if self.trial_fraction != 1.0:
             runs += f"{self.trial_fraction:g} x "
         return (
-            f"{runs}{self.flops:.3g} FLOPs at MFU {self.mfu:g} "
+            f"{runs}{self.flops:.3g} FLOPs at MFU {self.mfu:g} on {self.ref_gpu} "
             f"(= {self.total_ref_gpu_hours:,.4g} {self.ref_gpu} GPU-hours)"
         )
 
     @property
     def speed_column(self) -> str:
-        """The GPU column speed is taken from: peak FLOPS for a FLOP-sized job."""
-        return "bf16_tflops" if self.flops is not None else "rel_throughput"
+        """The GPU column speed is taken from: the benchmarked relative throughput, for a job
+        given in GPU-hours and for one sized from FLOPs alike (one throughput model)."""
+        return "rel_throughput"
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,19 @@
 
 A training run of a transformer with N parameters on D tokens costs about 6 x N x D FLOPs
 (forward 2ND + backward 4ND; Kaplan et al. 2020, "Scaling Laws for Neural Language Models",
-section 2.1). A GPU does ``peak x MFU`` useful FLOPs per second, so
+section 2.1). The reference GPU (``MFU_REF_GPU``, the A100 80GB SXM) does ``peak x MFU``
+useful FLOPs per second, and every other GPU does the work as fast as its benchmarked
+training throughput says (``rel_throughput`` in gpus.csv, the same factor a job given in
+GPU-hours uses), so
 
-    gpu_hours(gpu) = FLOPs / (bf16_tflops(gpu) x 1e12 x MFU x 3600)
+    ref_gpu_hours  = FLOPs / (bf16_tflops(ref) x 1e12 x MFU x 3600)
+    gpu_hours(gpu) = ref_gpu_hours x rel_throughput(ref) / rel_throughput(gpu)
 
-and a hyper-parameter search multiplies the work by its trial count (times the average
-fraction of a full run that a trial lasts with early stopping).
+Only the reference GPU needs a BF16 peak. Peak FLOPS ratios would rank GPUs differently
+(H100 3.2x an A100 on paper, about 2x in measured training), and a job must rank hardware
+the same whichever way it is stated. A hyper-parameter search multiplies the work by its
+trial count (times the average fraction of a full run that a trial lasts with early
+stopping).
 
 The memory check is the usual ZeRO accounting (Rajbhandari et al. 2020, "ZeRO", section 3.1):
 weights + gradients + optimizer state per parameter, e.g. 16 bytes for mixed-precision Adam
@@ -40,9 +47,13 @@ BYTES_PER_GB = 1e9  # GPU memory in gpus.csv is in vendor GB
 FLOPS_PER_PARAM_TOKEN = 6.0
 PEFT_FLOPS_PER_PARAM_TOKEN = 4.0
 
+#: The GPU the MFU applies to: the GPU of the runs the MFU default comes from (BLOOM, Llama 2:
+#: A100 80GB) and the reference of the throughput factors (rel_throughput = 1.0).
+MFU_REF_GPU = "A100-80GB"
+
 MFU = Figure(
     0.40,
-    "fraction of peak BF16 FLOPS",
+    f"fraction of the reference GPU's ({MFU_REF_GPU}) peak BF16 FLOPS",
     "middle of published large-run model-FLOPs utilisation: PaLM 540B 46.2% on TPU v4 "
     "(Chowdhery et al. 2022, table 3); Llama 3 405B 38-43% BF16 MFU on H100 (Dubey et al. "
     "2024, table 4); implied by 6ND over reported A100 GPU-hours: BLOOM-176B 32% (1,082,990 h), "
@@ -209,7 +220,8 @@ class Model:
         return memory(self.params, self.precision, self.optimizer, self.peft)
 
     def gpu_hours(self, peak_tflops: float, runs: float = 1.0) -> float:
-        """GPU-hours for ``runs`` full runs on a GPU of ``peak_tflops`` dense BF16."""
+        """GPU-hours for ``runs`` full runs on a GPU of ``peak_tflops`` dense BF16 at this
+        model's MFU (used for the reference GPU; see :meth:`Campaign.gpu_hours_by_gpu`)."""
         return runs * self.flops / (peak_tflops * 1e12 * self.mfu * SECONDS_PER_HOUR)
 
 
@@ -277,13 +289,24 @@ class Campaign:
     def flops(self) -> float | None:
         return None if self.model is None else self.model.flops * self.search.runs
 
-    def gpu_hours_by_gpu(self, gpus: pd.DataFrame, runs: float | None = None) -> pd.Series:
-        """Campaign GPU-hours per GPU model (NaN where gpus.csv has no BF16/FP16 peak)."""
+    def ref_gpu_hours(self, gpus: pd.DataFrame, runs: float | None = None) -> float:
+        """Campaign GPU-hours on ``MFU_REF_GPU`` at its BF16 peak x MFU (``gpus`` must hold
+        that GPU: the full catalog, not a filtered one)."""
         assert self.model is not None
         runs = self.search.runs if runs is None else runs
-        peak = gpus["bf16_tflops"].to_numpy(dtype=float)
-        hours = runs * self.model.flops / (peak * 1e12 * self.model.mfu * SECONDS_PER_HOUR)
-        return pd.Series(hours, index=gpus["gpu"].to_numpy(), name="gpu_hours")
+        return self.model.gpu_hours(reference_peak(gpus), runs)
+
+    def gpu_hours_by_gpu(
+        self, gpus: pd.DataFrame, runs: float | None = None, catalog: pd.DataFrame | None = None
+    ) -> pd.Series:
+        """Campaign GPU-hours per GPU model in ``gpus``: the reference GPU's hours x
+        rel_throughput(ref) / rel_throughput(gpu). ``catalog`` holds the reference GPU when
+        ``gpus`` is a filtered selection (default: ``gpus`` itself)."""
+        catalog = gpus if catalog is None else catalog
+        ref_hours = self.ref_gpu_hours(catalog, runs)
+        ref_rel = reference_rel(catalog)
+        rel = gpus["rel_throughput"].to_numpy(dtype=float)
+        return pd.Series(ref_hours * ref_rel / rel, index=gpus["gpu"].to_numpy(), name="gpu_hours")
 
     def min_gpus_for_memory(self, gpus: pd.DataFrame) -> pd.Series:
         """The fewest GPUs of each model whose memory together holds the training state."""
@@ -498,9 +521,46 @@ def describe(campaign: Campaign) -> dict[str, Any]:
     return out
 
 
+def _ref_row(gpus: pd.DataFrame) -> pd.Series:
+    rows = gpus[gpus["gpu"] == MFU_REF_GPU]
+    if rows.empty:
+        raise BadInputError(
+            f"the reference GPU {MFU_REF_GPU} is not in gpus.csv",
+            "a job sized from the model is stated on it; rebuild data/ with scripts/build_data.py",
+        )
+    return rows.iloc[0]
+
+
+def reference_peak(gpus: pd.DataFrame) -> float:
+    """Dense BF16 TFLOPS of ``MFU_REF_GPU``: the one peak FLOPs-to-hours needs."""
+    peak = _ref_row(gpus)["bf16_tflops"]
+    if pd.isna(peak):
+        raise BadInputError(
+            f"reference GPU {MFU_REF_GPU} has no BF16 peak in gpus.csv",
+            "FLOPs are turned into hours on the reference GPU's peak; give --gpu-hours instead",
+        )
+    return float(peak)
+
+
+def reference_rel(gpus: pd.DataFrame) -> float:
+    """rel_throughput of ``MFU_REF_GPU`` (1.0 in the shipped data: it is the factors' base)."""
+    return float(_ref_row(gpus)["rel_throughput"])
+
+
+def basis_text(model: Model, ref_peak: float) -> str:
+    """How a model-sized job's hours were derived, for the JSON job section and --explain."""
+    return (
+        f"{model.flops_per_param_token:g} x params x tokens / ({MFU_REF_GPU} peak "
+        f"{ref_peak:g} TFLOPS x MFU {model.mfu:g}) = {MFU_REF_GPU} GPU-hours; every GPU then "
+        f"scales by rel_throughput / rel_throughput({MFU_REF_GPU}), as for --gpu-hours"
+    )
+
+
 def job_for(campaign: Campaign, gpu_hours: float | None, ref_gpu: str, gpus: pd.DataFrame) -> Job:
     """The planner's job: ``gpu_hours`` on ``ref_gpu``, or the campaign's FLOPs stated as
-    the reference GPU's hours at its BF16 peak x MFU (the planner scales by peak per GPU)."""
+    hours on ``MFU_REF_GPU`` at its BF16 peak x MFU (``ref_gpu`` then plays no part: the
+    command line refuses --ref-gpu with --params). The planner scales either by each GPU's
+    relative throughput, so the two ways of stating a job rank GPUs alike."""
     search = campaign.search
     details = tuple(describe(campaign).items()) if search.kind != "single" else ()
     model = campaign.model
@@ -513,21 +573,14 @@ def job_for(campaign: Campaign, gpu_hours: float | None, ref_gpu: str, gpus: pd.
             trial_fraction=search.early_stop,
             details=details,
         )
-    peak = gpus.loc[gpus["gpu"] == ref_gpu, "bf16_tflops"].dropna()
-    if peak.empty:
-        raise BadInputError(f"reference GPU {ref_gpu} has no BF16 peak in gpus.csv")
-    ref_peak = float(peak.iloc[0])
-    basis = (
-        f"{model.flops_per_param_token:g} x params x tokens / ({ref_gpu} peak "
-        f"{ref_peak:g} TFLOPS x MFU {model.mfu:g}); each GPU scales by its own BF16 peak"
-    )
+    ref_peak = reference_peak(gpus)
     return Job(
         gpu_hours=model.gpu_hours(ref_peak),
-        ref_gpu=ref_gpu,
+        ref_gpu=MFU_REF_GPU,
         trials=search.trials,
         trial_fraction=search.early_stop,
         flops=model.flops,
         mfu=model.mfu,
         memory_gb_required=model.memory.gb_required,
-        details=(*describe(campaign).items(), ("gpu_hours_basis", basis)),
+        details=(*describe(campaign).items(), ("gpu_hours_basis", basis_text(model, ref_peak))),
     )
