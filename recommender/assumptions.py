@@ -27,6 +27,24 @@ GPU_UTILISATION = Figure(
     "estimate (BLOOM's accounting used 100% of TDP, 400 W per A100)",
     estimated=True,
 )
+# The range of GPU_UTILISATION that each option's kgco2e_low/high spans
+# (recommender/planner/ranges.py). Not flags: --utilisation sets a known draw (no range).
+GPU_UTILISATION_LOW = Figure(
+    0.6,
+    "fraction of TDP",
+    "assumption for the low end, below measured full-load training: an 8x H100 node training "
+    "Llama2-13B and ResNet peaked at 8.4 kW of its 10.2 kW rating (Latif et al. 2024, "
+    "arXiv:2412.08602), and compute-heavy training ran at about 76% of that rating (Newkirk "
+    "et al. 2025, arXiv:2506.14551); small batches and communication-bound multi-GPU jobs "
+    "draw less",
+    estimated=True,
+)
+GPU_UTILISATION_HIGH = Figure(
+    1.0,
+    "fraction of TDP",
+    "board TDP, the sustained power limit a GPU is held to; BLOOM's training accounting "
+    "(Luccioni et al., JMLR 2023) counted 100% of TDP, 400 W per A100",
+)
 CPU_W_PER_VCPU = Figure(
     2.12,
     "W per vCPU",

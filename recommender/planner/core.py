@@ -15,6 +15,7 @@ import pandas as pd
 
 from recommender.errors import BadInputError, NoOptionError
 from recommender.planner.model import Constraints, Job, Settings
+from recommender.planner.ranges import Spread, add_ranges, reference_spread
 
 _REGION_COLUMNS = [
     "provider",
@@ -27,13 +28,24 @@ _REGION_COLUMNS = [
     "lat",
     "lon",
     "gco2_per_kwh",
+    "gco2_per_kwh_low",  # the static figure's spread (planner/ranges.py)
+    "gco2_per_kwh_high",
     "intensity_source",
     "intensity_year",
     "intensity_basis",
     "pue",
     "pue_source",
 ]
-_GPU_COLUMNS = ["gpu", "tdp_w", "memory_gb", "bf16_tflops", "rel_throughput", "throughput_basis"]
+_GPU_COLUMNS = [
+    "gpu",
+    "tdp_w",
+    "memory_gb",
+    "bf16_tflops",
+    "rel_throughput",
+    "rel_throughput_low",  # the factor's spread (planner/ranges.py)
+    "rel_throughput_high",
+    "throughput_basis",
+]
 _IDENTITY = ["provider", "region", "instance_type", "market"]
 _GROUP = ["provider", "region", "gpu", "market"]
 _DERIVED_STEPS = {"peak-flops", "memory-fit"}  # constraints that come from sizing, not a flag
@@ -108,8 +120,12 @@ def compute_metrics(
     ref_throughput: float,
     deadline_hours: float | None,
     intensity_fn: IntensityFn | None = None,
+    *,
+    ref_spread: Spread,
 ) -> pd.DataFrame:
-    """Add instances, wall hours, energy, emissions and cost columns (vectorised)."""
+    """Add instances, wall hours, energy, emissions and cost columns (vectorised), and their
+    low/high ranges (:mod:`recommender.planner.ranges`; ``ref_spread`` is the reference GPU's
+    throughput spread, :func:`recommender.planner.ranges.reference_spread`)."""
     work = job.total_ref_gpu_hours
     speed = frame[job.speed_column] / ref_throughput  # peak BF16 ratio for a FLOP-sized job
     rate = speed * frame["gpu_count"]  # reference GPU-hours done per wall hour, one instance
@@ -148,8 +164,10 @@ def compute_metrics(
             from recommender.planner.timing import add_run_now
 
             frame = add_run_now(frame, before["energy_kwh"], before["gpu_hours"], settings)
-        return frame
-    return add_emissions(frame, settings)
+    else:
+        frame = add_emissions(frame, settings)
+    # after the hook: a live figure drops the static intensity spread
+    return add_ranges(frame, settings, job.ref_gpu, ref_spread)
 
 
 def add_emissions(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -302,7 +320,13 @@ def plan(
     candidates = len(frame)
     steps: list[Step] = []
     frame = compute_metrics(
-        frame, job, settings, float(ref.iloc[0]), constraints.deadline_hours, intensity_fn
+        frame,
+        job,
+        settings,
+        float(ref.iloc[0]),
+        constraints.deadline_hours,
+        intensity_fn,
+        ref_spread=reference_spread(gpus, job.ref_gpu),
     )
     frame = frame.assign(
         single_wall=job.total_ref_gpu_hours / (frame["speed"] * frame["gpu_count"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,7 @@ from recommender import __version__
 from recommender import assumptions as A
 from recommender.catalog import Catalog, schema
 from recommender.planner import Estimate, Plan
+from recommender.planner import ranges as R
 from recommender.reports.records import frame_records, option_records, plain
 
 _SETTING_SOURCES = {
@@ -94,6 +96,70 @@ def data_section(catalog: Catalog, options: pd.DataFrame | None = None) -> dict[
     return section
 
 
+def _bound(value: float, up: bool, digits: int = 2) -> float:
+    """``value`` to ``digits`` significant figures, rounded outwards (down for a low end, up
+    for a high end), so that a shown range never claims less than the computed one."""
+    if not value > 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(value)) - (digits - 1))
+    scaled = round(value / step, 9)  # 0.3 / 0.01 is 29.999999999999996
+    return (math.ceil(scaled) if up else math.floor(scaled)) * step
+
+
+def range_bound(value: float, up: bool = False) -> str:
+    """One end of a range, to two significant figures: ``3.2``, ``36``, ``1,200``."""
+    bound = _bound(value, up)
+    if bound == 0:
+        return "0"
+    decimals = max(0, 1 - math.floor(math.log10(bound)))
+    return f"{bound:,.{decimals}f}"
+
+
+def range_text(low: float, high: float) -> str:
+    """``3.2-5.6`` (low rounded down, high rounded up)."""
+    return f"{range_bound(low)}-{range_bound(high, up=True)}"
+
+
+def kg_cell(kg: float, low: float, high: float) -> str:
+    """``4.10 (3.2-5.6)``: the central figure and its range; the figure alone when the range
+    has no width (every input known exactly) or is missing (a plan saved before ranges)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+        return _sig(kg)
+    return f"{_sig(kg)} ({range_text(low, high)})"
+
+
+def carbon_ties(plan: Plan, catalog: Catalog) -> list[int]:
+    """Ranks of the shown options whose kg CO2e cannot be told apart from rank 1's
+    (:func:`recommender.planner.ranges.carbon_ties`); empty unless ranked by carbon."""
+    if plan.options.empty or "kgco2e_low" not in plan.options:
+        return []
+    ref = R.reference_spread(catalog.gpus, plan.job.ref_gpu)
+    return R.carbon_ties(plan.options, plan.settings, plan.job.ref_gpu, ref)
+
+
+def ranges_section(plan: Plan) -> dict[str, Any]:
+    """How the options' low/high ranges were made, for the JSON document's assumptions."""
+    low, high = R.utilisation_bounds(plan.settings)
+    user_set = plan.settings.gpu_utilisation != A.GPU_UTILISATION.value
+    return {
+        "method": R.METHOD,
+        "comparison": R.COMPARISON,
+        "gpu_utilisation_low": plain(low),
+        "gpu_utilisation_high": plain(high),
+        "gpu_utilisation_range_source": (
+            "none: the utilisation was set (--utilisation, config or environment) and is "
+            "taken as known"
+            if user_set
+            else f"low: {A.GPU_UTILISATION_LOW.source} [estimated]; "
+            f"high: {A.GPU_UTILISATION_HIGH.source}"
+        ),
+        "throughput": "each GPU's rel_throughput_low/high (gpus.csv) and the reference GPU's "
+        f"({plan.job.ref_gpu}); none for options on {plan.job.ref_gpu} itself",
+        "intensity": "static rows: the region's gco2_per_kwh_low/high (regions.csv); live, "
+        "forecast or cached rows: none (low = high = the figure used)",
+    }
+
+
 def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict[str, Any]:
     settings = plan.settings.as_dict()
     objective = settings.pop("objective")
@@ -102,6 +168,8 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
     assumptions["intensity"] = intensity_summary(plan.options)
     assumptions["defaults_used"] = sorted(defaults_used)
     assumptions["details"] = assumption_rows(settings, defaults_used)
+    assumptions["ranges"] = ranges_section(plan)
+    ties = carbon_ties(plan, catalog)
     return {
         "carbonplan_version": __version__,
         "job": {
@@ -124,6 +192,10 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
                 {"constraint": s.name, "remaining": s.remaining, "detail": s.detail}
                 for s in plan.steps
             ],
+            # ranks not clearly different from rank 1 on carbon (assumptions.ranges.comparison)
+            "carbon_not_clearly_different": (
+                {"ranks": ties, "note": R.ties_note(ties)} if ties else None
+            ),
         },
         "options": option_records(plan.options),
         "data": data_section(catalog, plan.options),
@@ -209,7 +281,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         ("hours", "right"),
         ("kWh", "right"),
         ("gCO2e/kWh", "right"),
-        ("kg CO2e", "right"),
+        (_KG_HEADER, "right"),
         ("$", "right"),
         ("intensity", "left"),
     ]
@@ -223,7 +295,10 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         )
         columns += [("start (UTC)", "left"), ("vs now", "right")]
     rows: list[list[str]] = []
+    places: list[str] = []  # the region cell without its location, for a narrow terminal
+    ranged = "kgco2e_low" in options.columns
     for row in options.itertuples(index=False):
+        places.append(row.region)
         count = row.gpu_count
         gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
         if mark_estimated and row.throughput_basis == "estimated":
@@ -240,7 +315,7 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             _sig(row.wall_hours),
             _sig(row.energy_kwh),
             _sig(row.gco2_per_kwh),
-            _sig(row.kgco2e),
+            kg_cell(row.kgco2e, row.kgco2e_low, row.kgco2e_high) if ranged else _sig(row.kgco2e),
             _fmt(row.cost_usd, 0),
             _intensity_label(row),
         ]
@@ -255,6 +330,14 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             cells.append(start + (f", {pauses} pause{'s' * (pauses > 1)}" if pauses else ""))
             cells.append(f"{round(-row.shift_saving_pct, 1) + 0.0:+.1f}%")
         rows.append(cells)
+    # A narrow terminal: drop the least needed columns (then shorten region names) rather
+    # than let rich cut every cell, the kg figures with them, to "…".
+    columns, rows, hidden = _fit_columns(columns, rows, places, console.width)
+    if hidden:
+        table.caption = (
+            f"{table.caption}; not shown at this width: {', '.join(hidden)} (a wider terminal "
+            "or --format json has them)"
+        )
     # The table is laid out here, not by rich: cells are aligned to their column's width and
     # padded with a space each side, and rich only draws the box (no_wrap, no padding). Rich
     # measuring, wrapping and padding each cell was most of suggest's render time, and
@@ -267,6 +350,9 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
     for cells in rows:
         table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
+    ties = R.ties_note(carbon_ties(plan, catalog))
+    if ties:
+        console.print(Text(ties))
     shown = len(options)
     console.print(
         f"{shown} of {plan.feasible} feasible options shown"
@@ -285,6 +371,11 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             f"{s.cpu_w_per_vcpu} W/vCPU + {s.memory_w_per_gib} W/GiB; PUE per region; "
             f"embodied {s.embodied_g_per_gpu_hour} g/GPU-h; multi-instance efficiency "
             f"{s.scaling_efficiency:.0%}"
+            + (
+                f". kg ranges: GPU throughput, {_power_range(s)}, grid intensity across years"
+                if ranged
+                else ""
+            )
             + (
                 f"; carbon price ${s.carbon_price_usd_per_t:,.0f}/t"
                 if s.objective == "balanced"
@@ -312,6 +403,85 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
     )
     if explain:
         render_explain(plan, catalog, console)
+
+
+_KG_HEADER = "kg CO2e (range)"
+# Columns a narrow terminal leaves out, first to last; "location" shortens the region cell.
+# Never: rank, cloud, region, GPUs, market, kg CO2e and $.
+_DROP_ORDER = (
+    "intensity",
+    "location",
+    "kWh",
+    "gCO2e/kWh",
+    "instance",
+    "vs now",
+    "start (UTC)",
+    "P",
+    "inst",
+    "vs baseline",
+    "hours",
+)
+_MIN_REGION = 10
+
+
+def _table_width(columns: list[tuple[str, str]], rows: list[list[str]]) -> int:
+    """Cells plus a space each side, plus a border between and around the columns."""
+    widths = [
+        max([cell_len(name), *(cell_len(cells[i]) for cells in rows)])
+        for i, (name, _) in enumerate(columns)
+    ]
+    return sum(widths) + 2 * len(widths) + len(widths) + 1
+
+
+def _fit_columns(
+    columns: list[tuple[str, str]], rows: list[list[str]], places: list[str], width: int
+) -> tuple[list[tuple[str, str]], list[list[str]], list[str]]:
+    """The columns and cells that fit ``width`` terminal cells, and the names left out: the
+    columns of :data:`_DROP_ORDER` go first to last until the table fits, then each is put
+    back, most needed first, where it still fits."""
+    names = [c for c, _ in columns]
+    region = names.index("region")
+
+    def layout(hidden: set[str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
+        keep = [i for i, name in enumerate(names) if name not in hidden]
+        cells = rows
+        if "location" in hidden:
+            cells = [
+                [*r[:region], place, *r[region + 1 :]]
+                for r, place in zip(rows, places, strict=True)
+            ]
+        return [columns[i] for i in keep], [[r[i] for i in keep] for r in cells]
+
+    droppable = [n for n in _DROP_ORDER if n in names or n == "location"]
+    hidden: list[str] = []
+    for name in droppable:
+        if _table_width(*layout(set(hidden))) <= width:
+            break
+        hidden.append(name)
+    for name in reversed(list(hidden)):
+        trial = set(hidden) - {name}
+        if _table_width(*layout(trial)) <= width:
+            hidden.remove(name)
+    shown_columns, shown_rows = layout(set(hidden))
+    excess = _table_width(shown_columns, shown_rows) - width
+    if excess > 0:  # last resort: shorten region names
+        i = [c for c, _ in shown_columns].index("region")
+        longest = max(cell_len(r[i]) for r in shown_rows)
+        keep_width = max(_MIN_REGION, longest - excess)
+        shown_rows = [[*r[:i], _cut(r[i], keep_width), *r[i + 1 :]] for r in shown_rows]
+    labels = {"location": "region location"}
+    return shown_columns, shown_rows, [labels.get(n, n) for n in _DROP_ORDER if n in hidden]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if cell_len(text) <= width else text[: width - 1] + "…"
+
+
+def _power_range(settings: Any) -> str:
+    low, high = R.utilisation_bounds(settings)
+    if low == high:
+        return "no power spread (--utilisation set)"
+    return f"GPU power {low:.0%}-{high:.0%} of TDP"
 
 
 def render_explain(plan: Plan, catalog: Catalog, console: Console) -> None:
