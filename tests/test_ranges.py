@@ -400,3 +400,47 @@ def test_cli_json_has_the_range_fields(cli):
     assert "ranges" in document["assumptions"]
     csv = cli("suggest", "--gpu-hours", "400", "--top", "2", "--format", "csv")
     assert "kgco2e_low" in csv.out.splitlines()[0].split(",")
+
+
+def test_report_draws_error_bars_and_shows_ranges(tiny_ranged):
+    from recommender.reports import charts
+    from recommender.reports.markdown import render_markdown
+    from recommender.reports.report import build_report
+
+    t = tiny_ranged
+    result = plan(t.offers, t.regions, t.gpus, Job(400), top=None)
+    document = json.loads(json.dumps(plan_document(result, _catalog(t), set())))
+    report = build_report(document, top=5, origin="test", command="carbonplan report")
+    first = report.options.iloc[0]
+    # the error bar of every option spans its kg range
+    fig = charts.tradeoff_figure(report.options, recommended=None, baseline=None, title="t")
+    bars = [c for c in fig.axes[0].collections if c.get_gid() == "kg-ranges"]
+    assert len(bars) == 1
+    segments = bars[0].get_segments()
+    spans = sorted((float(s[0][1]), float(s[1][1])) for s in segments)
+    o = report.options
+    expected = sorted(zip(o["kgco2e_low"], o["kgco2e_high"], strict=True))
+    assert [s for pair in spans for s in pair] == pytest.approx([e for p in expected for e in p])
+    regions = charts.region_figure(report.regions, title="r")
+    assert any(c.get_gid() == "kg-range-bars" for ax in regions.axes for c in ax.collections)
+    markdown = render_markdown(report)
+    assert f"({range_text(first['kgco2e_low'], first['kgco2e_high'])})" in markdown
+    assert "kg CO2e (range)" in markdown and "### Ranges" in markdown
+    assert any("not clearly different on carbon" in note for note in report.notes)
+
+
+def test_a_plan_saved_before_ranges_still_reports(tiny_ranged):
+    from recommender.reports import charts
+    from recommender.reports.markdown import render_markdown
+    from recommender.reports.report import build_report
+
+    t = tiny_ranged
+    result = plan(t.offers, t.regions, t.gpus, Job(400), top=None)
+    document = json.loads(json.dumps(plan_document(result, _catalog(t), set())))
+    for option in document["options"]:
+        option.pop("kgco2e_low"), option.pop("kgco2e_high")
+    document["assumptions"].pop("ranges")
+    report = build_report(document, top=5, origin="test", command="carbonplan report")
+    fig = charts.tradeoff_figure(report.options, recommended=None, baseline=None, title="t")
+    assert not [c for c in fig.axes[0].collections if c.get_gid() == "kg-ranges"]
+    assert "kg CO2e (range)" not in render_markdown(report)

@@ -6,7 +6,8 @@ Charts must read without colour: provider is shown by colour *and* fill, market 
 shape, and the recommended option and the baseline carry text labels. Every artist a test
 looks for has a ``gid`` (``options:<provider>:<market>``, ``frontier``, ``recommended``,
 ``baseline``, ``kg-bars``, ``intensity-bars``, ``intensity-curve``, ``run-window``,
-``run-now``), which also names the element in the SVG.
+``run-now``, and where the plan has kg CO2e ranges ``kg-ranges`` and ``kg-range-bars``), which
+also names the element in the SVG.
 
 matplotlib is imported only here, and this module only by the report, so ``suggest`` never
 pays for it.
@@ -102,6 +103,20 @@ def tradeoff_figure(
         ax = fig.add_subplot()
         cost = options["cost_usd"].to_numpy(dtype=float)
         kg = options["kgco2e"].to_numpy(dtype=float)
+        ranged = _kg_errors(options)
+        if ranged is not None:  # behind the markers: each option's kg CO2e range
+            ax.errorbar(
+                cost,
+                kg,
+                yerr=ranged,
+                fmt="none",
+                ecolor="#9a9a9a",
+                elinewidth=0.8,
+                capsize=1.5,
+                alpha=0.7,
+                zorder=1,
+                gid="kg-ranges",
+            )
         for (provider, market), group in options.groupby(["provider", "market"], sort=True):
             colour, fill = PROVIDER_STYLE.get(str(provider), OTHER_STYLE)
             ax.plot(
@@ -129,7 +144,7 @@ def tradeoff_figure(
         )
         if wants_log(cost):
             ax.set_xscale("log")
-        if wants_log(kg):
+        if wants_log(kg if ranged is None else np.concatenate([kg - ranged[0], kg + ranged[1]])):
             ax.set_yscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(_usd))
         ax.yaxis.set_major_formatter(FuncFormatter(_kg))
@@ -202,6 +217,10 @@ def tradeoff_figure(
         handles.append(
             Line2D([], [], color="black", linestyle="--", label="Pareto frontier (cost vs kg)")
         )
+        if ranged is not None:
+            handles.append(
+                Line2D([], [], color="#9a9a9a", marker="|", markersize=8, label="kg CO2e range")
+            )
         if recommended is not None:
             handles.append(
                 Line2D([], [], linestyle="none", marker="*", color="black", label="recommended")
@@ -223,15 +242,31 @@ def tradeoff_figure(
     return fig
 
 
+def _kg_errors(frame: pd.DataFrame) -> np.ndarray | None:
+    """``[kg - kgco2e_low, kgco2e_high - kg]`` (shape 2 x rows) for error bars, or None when the
+    frame has no ranges (a plan saved before them). Gap rows stay NaN."""
+    if "kgco2e_low" not in frame or "kgco2e_high" not in frame:
+        return None
+    kg = frame["kgco2e"].to_numpy(dtype=float)
+    low = frame["kgco2e_low"].to_numpy(dtype=float)
+    high = frame["kgco2e_high"].to_numpy(dtype=float)
+    real = np.isfinite(kg)
+    if not (np.isfinite(low[real]).all() and np.isfinite(high[real]).all()):
+        return None
+    return np.stack([kg - low, high - kg])
+
+
 def region_figure(regions: pd.DataFrame, *, title: str) -> Figure:
     """Horizontal bars, one per region in the order given: the lowest kg CO2e of any option
     there (solid, bottom axis), over the region's grid intensity (hatched, top axis).
 
-    ``regions`` has ``label``, ``kgco2e`` and ``gco2_per_kwh``; a row with NaN values is drawn
-    as a gap labelled with its ``label`` (used for "... N more regions")."""
+    ``regions`` has ``label``, ``kgco2e`` and ``gco2_per_kwh`` (and ``kgco2e_low``/``_high``,
+    drawn as whiskers, where the plan has ranges); a row with NaN values is drawn as a gap
+    labelled with its ``label`` (used for "... N more regions")."""
     _matplotlib()
     import matplotlib as mpl
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
 
@@ -255,13 +290,27 @@ def region_figure(regions: pd.DataFrame, *, title: str) -> Figure:
             gid="intensity-bars",
         )
         front.barh(y[real], kg[real], height=0.42, color="#1b4f72", gid="kg-bars")
+        errors = _kg_errors(regions)
+        tips = kg.copy()
+        if errors is not None:  # each bar's kg CO2e range as a whisker
+            front.errorbar(
+                kg[real],
+                y[real],
+                xerr=errors[:, real],
+                fmt="none",
+                ecolor="#222222",
+                elinewidth=0.9,
+                capsize=2.5,
+                gid="kg-range-bars",
+            )
+            tips = kg + errors[1]
         # linear even when the spread is wide: bar length must be proportional to kg
-        front.set_xlim(0, max(float(np.nanmax(kg)) if real.any() else 1.0, 1e-9) * 1.12)
+        front.set_xlim(0, max(float(np.nanmax(tips)) if real.any() else 1.0, 1e-9) * 1.12)
         front.xaxis.set_major_formatter(FuncFormatter(_kg))
-        for yi, value in zip(y[real], kg[real], strict=True):
+        for yi, value, tip in zip(y[real], kg[real], tips[real], strict=True):
             front.annotate(
                 f"{value:,.3g} kg",
-                (value, yi),
+                (tip, yi),
                 xytext=(3, 0),
                 textcoords="offset points",
                 va="center",
@@ -284,9 +333,15 @@ def region_figure(regions: pd.DataFrame, *, title: str) -> Figure:
         back.set_xlabel("grid intensity (gCO2e/kWh)")
         back.tick_params(axis="y", length=0)
         fig.suptitle(title, x=0.01, ha="left", fontsize=11)
+        ranges = (
+            [Line2D([], [], color="#222222", marker="|", markersize=8, label="kg CO2e range")]
+            if errors is not None
+            else []
+        )
         fig.legend(
             handles=[
                 Patch(color="#1b4f72", label="kg CO2e (bottom axis)"),
+                *ranges,
                 Patch(
                     facecolor="#e6e6e6",
                     edgecolor="#9a9a9a",
@@ -295,7 +350,7 @@ def region_figure(regions: pd.DataFrame, *, title: str) -> Figure:
                 ),
             ],
             loc="outside lower center",
-            ncols=2,
+            ncols=2 + len(ranges),
             fontsize=8,
             frameon=False,
         )

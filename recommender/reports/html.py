@@ -9,7 +9,14 @@ from html import escape
 from typing import Any
 
 from recommender.reports import text as T
-from recommender.reports.report import Report
+from recommender.reports.report import (
+    REGIONS_RANGE_CAPTION,
+    TRADEOFF_RANGE_CAPTION,
+    Report,
+    has_ranges,
+    kg_with_range,
+    ranges_method,
+)
 
 CSS = """
 :root { --ink: #1d2329; --muted: #56606b; --rule: #d5dae0; --band: #f3f5f7; --accent: #1b4f72; }
@@ -218,7 +225,7 @@ def _options(report: Report) -> str:
         ("hours", True),
         ("kWh", True),
         ("gCO2e/kWh", True),
-        ("kg CO2e", True),
+        ("kg CO2e (range)" if has_ranges(report.options) else "kg CO2e", True),
         ("$", True),
     ]
     if has_baseline:
@@ -237,7 +244,7 @@ def _options(report: Report) -> str:
             T.sig(o["wall_hours"]),
             T.sig(o["energy_kwh"]),
             T.sig(o["gco2_per_kwh"]),
-            T.sig(o["kgco2e"]),
+            _e(kg_with_range(o)),
             T.usd(o["cost_usd"]),
         ]
         if has_baseline:
@@ -250,6 +257,12 @@ def _options(report: Report) -> str:
         "P = on the cost/CO2e Pareto frontier: no other option is both cheaper and cleaner. "
         "* = GPU throughput estimated from specs (no benchmark). The recommended option is in "
         "bold; each row's intensity source is in options.csv and under Assumptions and sources."
+        + (
+            " The kg CO2e range in brackets is the spread of GPU throughput, power draw and grid "
+            "intensity (low rounded down, high up; method under Assumptions and sources)."
+            if has_ranges(report.options)
+            else ""
+        )
     )
     table = _table(headers, rows, caption=caption, table_id="options", row_classes=classes)
     return f'<div class="scroll">{table}</div>'
@@ -313,6 +326,10 @@ def _provenance(report: Report) -> str:
             table_id="assumptions",
         )
     )
+    method = ranges_method(report.document)
+    if method is not None:
+        parts.append("<h3>Ranges</h3>")
+        parts.append(f'<p id="ranges-method">{_e(method)}</p>')
     parts.append("<h3>Grid intensity</h3>")
     parts.append(f"<p>{_e(T.intensity_sentence(report))}</p>")
     parts.append(
@@ -367,15 +384,20 @@ def render_html(
     """The whole page (with the timing chart where time shifting applies)."""
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
     bullets = "".join(f"<li>{_e(s)}</li>" for s in T.summary_sentences(report))
+    ranged = has_ranges(report.options)
     tradeoff = _img(
         tradeoff_png,
         T.tradeoff_alt(report),
         "tradeoff",
-        T.TRADEOFF_CAPTION,
+        T.TRADEOFF_CAPTION + (f" {TRADEOFF_RANGE_CAPTION}" if ranged else ""),
         ["tradeoff.svg", "tradeoff.png"],
     )
     regions = _img(
-        regions_png, T.regions_alt(report), "regions", T.REGIONS_CAPTION, ["regions.png"]
+        regions_png,
+        T.regions_alt(report),
+        "regions",
+        T.REGIONS_CAPTION + (f" {REGIONS_RANGE_CAPTION}" if ranged else ""),
+        ["regions.png"],
     )
     note = ' class="note"' if report.timing is None else ""
     timing = "".join(f"<p{note}>{_e(line)}</p>" for line in T.timing_paragraphs(report))

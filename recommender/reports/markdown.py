@@ -4,7 +4,14 @@ it (``tradeoff.png``, ``regions.png``, and ``timing.png`` where time shifting ap
 from __future__ import annotations
 
 from recommender.reports import text as T
-from recommender.reports.report import Report
+from recommender.reports.report import (
+    REGIONS_RANGE_CAPTION,
+    TRADEOFF_RANGE_CAPTION,
+    Report,
+    has_ranges,
+    kg_with_range,
+    ranges_method,
+)
 
 
 def _cell(value: object) -> str:
@@ -43,8 +50,9 @@ def render_markdown(report: Report) -> str:
             out += [_table([h for h, _ in columns], cells, right=right), ""]
             out += [T.campaign_caption(report), ""]
 
+    ranged = has_ranges(report.options)
     out += ["## Cost vs carbon", "", f"![{T.tradeoff_alt(report)}](tradeoff.png)", ""]
-    out += [T.TRADEOFF_CAPTION, ""]
+    out += [T.TRADEOFF_CAPTION + (f" {TRADEOFF_RANGE_CAPTION}" if ranged else ""), ""]
 
     out += ["## Budget ladder: what more money buys", "", T.LADDER_INTRO, ""]
     headers = ["budget", "budget $", "lowest-carbon option within it", "$", "kg CO2e"]
@@ -58,13 +66,14 @@ def render_markdown(report: Report) -> str:
     out += [_table(headers, rows, right={0, 1, 3, 4, 5, 6}), "", T.LADDER_CAPTION, ""]
 
     out += ["## Emissions by region", "", f"![{T.regions_alt(report)}](regions.png)", ""]
-    out += [T.REGIONS_CAPTION, ""]
+    out += [T.REGIONS_CAPTION + (f" {REGIONS_RANGE_CAPTION}" if ranged else ""), ""]
 
     out += ["## Ranked options", ""]
     shown = report.options.head(report.top).to_dict("records")
     has_baseline = report.baseline is not None and "saves_kgco2e" in report.options.columns
     headers = ["#", "P", "cloud", "region", "instance", "GPUs", "market", "inst", "hours"]
-    headers += ["kWh", "gCO2e/kWh", "kg CO2e", "$"] + (["vs baseline"] if has_baseline else [])
+    kg_header = "kg CO2e (range)" if ranged else "kg CO2e"
+    headers += ["kWh", "gCO2e/kWh", kg_header, "$"] + (["vs baseline"] if has_baseline else [])
     rows = []
     for o in shown:
         bold = "**" if o["rank"] == report.recommended["rank"] else ""
@@ -80,7 +89,7 @@ def render_markdown(report: Report) -> str:
             T.sig(o["wall_hours"]),
             T.sig(o["energy_kwh"]),
             T.sig(o["gco2_per_kwh"]),
-            T.sig(o["kgco2e"]),
+            kg_with_range(o),
             T.usd(o["cost_usd"]),
         ]
         if has_baseline:
@@ -90,7 +99,13 @@ def render_markdown(report: Report) -> str:
     out += [_table(headers, rows, right=numeric), ""]
     out += [
         f"The {len(shown)} best of {len(report.options)} options (all are in `options.csv`). "
-        "P = on the cost/CO2e Pareto frontier; * = GPU throughput estimated from specs.",
+        "P = on the cost/CO2e Pareto frontier; * = GPU throughput estimated from specs."
+        + (
+            " The kg CO2e range in brackets is the spread of GPU throughput, power draw and "
+            "grid intensity (low rounded down, high up; method under Assumptions and sources)."
+            if ranged
+            else ""
+        ),
         "",
     ]
 
@@ -120,6 +135,9 @@ def render_markdown(report: Report) -> str:
         _table(["assumption", "value", "unit", "default?", "source"], T.assumption_rows(report)),
         "",
     ]
+    method = ranges_method(report.document)
+    if method is not None:
+        out += ["### Ranges", "", method, ""]
     out += ["### Grid intensity", "", T.intensity_sentence(report), ""]
     out += [_table(["intensity source", "year", "options"], T.intensity_rows(report)), ""]
     out += ["### Prices", ""]

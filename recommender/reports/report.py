@@ -409,15 +409,83 @@ def _region_rows(options: pd.DataFrame, baseline_region: str | None, rec_region:
         if tags:
             label += " - " + ", ".join(tags)
         label += f" - {row.gco2_per_kwh:,.0f} g/kWh"
-        rows.append({"label": label, "kgco2e": row.kgco2e, "gco2_per_kwh": row.gco2_per_kwh})
+        rows.append(
+            {
+                "label": label,
+                "kgco2e": row.kgco2e,
+                "gco2_per_kwh": row.gco2_per_kwh,
+                "kgco2e_low": _number(getattr(row, "kgco2e_low", None)),
+                "kgco2e_high": _number(getattr(row, "kgco2e_high", None)),
+            }
+        )
     if skipped:
         rows.append(_gap(skipped))
-    return pd.DataFrame(rows, columns=["label", "kgco2e", "gco2_per_kwh"]), total
+    return pd.DataFrame(rows, columns=["label", "kgco2e", "gco2_per_kwh", *RANGE_FIELDS]), total
+
+
+#: Each option's kg CO2e range (recommender/planner/ranges.py); a plan saved before ranges
+#: existed has none, and its report shows the central figures alone.
+RANGE_FIELDS = ("kgco2e_low", "kgco2e_high")
+TRADEOFF_RANGE_CAPTION = (
+    "The vertical bar through each point is its kg CO2e range: the spread of GPU throughput, "
+    "power draw and grid intensity (method under Assumptions and sources)."
+)
+REGIONS_RANGE_CAPTION = "The whisker on each solid bar is that option's kg CO2e range."
+
+
+def _number(value: Any) -> float:
+    return float(value) if _is_number(value) else math.nan
+
+
+def has_ranges(options: pd.DataFrame) -> bool:
+    """Whether the plan's options carry kg CO2e ranges."""
+    return all(f in options.columns for f in RANGE_FIELDS) and bool(
+        options[list(RANGE_FIELDS)].notna().all(axis=None)
+    )
+
+
+def kg_with_range(option: dict[str, Any]) -> str:
+    """``4.86 (3.3-8.4)`` for a table cell; the central figure alone without a range."""
+    from recommender.reports import text as T
+    from recommender.reports.views import range_text
+
+    low, high = _number(option.get("kgco2e_low")), _number(option.get("kgco2e_high"))
+    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+        return T.sig(option["kgco2e"])
+    return f"{T.sig(option['kgco2e'])} ({range_text(low, high)})"
+
+
+def ranges_method(document: dict[str, Any]) -> str | None:
+    """How the ranges were made, from the plan's assumptions (None for an older plan)."""
+    ranges = document["assumptions"].get("ranges")
+    if not isinstance(ranges, dict) or not isinstance(ranges.get("method"), str):
+        return None
+    parts = [ranges["method"]]
+    if isinstance(ranges.get("comparison"), str):
+        parts.append(ranges["comparison"])
+    low, high = ranges.get("gpu_utilisation_low"), ranges.get("gpu_utilisation_high")
+    if _is_number(low) and _is_number(high):
+        parts.append(
+            f"GPU power draw: {low:.0%} to {high:.0%} of TDP"
+            + (
+                f" ({ranges['gpu_utilisation_range_source']})"
+                if isinstance(ranges.get("gpu_utilisation_range_source"), str)
+                else ""
+            )
+            + "."
+        )
+    return " ".join(parts)
 
 
 def _gap(count: int) -> dict[str, Any]:
     noun = "region" if count == 1 else "regions"
-    return {"label": f"... {count} more {noun} ...", "kgco2e": math.nan, "gco2_per_kwh": math.nan}
+    return {
+        "label": f"... {count} more {noun} ...",
+        "kgco2e": math.nan,
+        "gco2_per_kwh": math.nan,
+        "kgco2e_low": math.nan,
+        "kgco2e_high": math.nan,
+    }
 
 
 def _baseline(
@@ -494,6 +562,11 @@ def build_report(
     share = (options["embodied_kgco2e"] / total).dropna()
     notes = []
     summary = document.get("summary") or {}
+    ties = summary.get("carbon_not_clearly_different")
+    if isinstance(ties, dict) and isinstance(ties.get("note"), str):
+        # the ranked table's rows that the ranges cannot tell apart from the recommended one
+        note = ties["note"]
+        notes.append(note[0].upper() + note[1:])
     feasible = summary.get("feasible")
     hidden = summary.get("hidden_other_sizes") or 0
     if isinstance(feasible, int) and feasible > len(options):
