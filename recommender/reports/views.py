@@ -414,12 +414,12 @@ _DROP_ORDER = (
     "kWh",
     "gCO2e/kWh",
     "instance",
-    "vs now",
-    "start (UTC)",
     "P",
     "inst",
-    "vs baseline",
     "hours",
+    "vs baseline",
+    "vs now",
+    "start (UTC)",  # what a time-shifted plan is about: kept longest
 )
 _MIN_REGION = 10
 
