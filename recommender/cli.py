@@ -20,6 +20,7 @@ from recommender.cliopts import (
     Format,
     FormatOpt,
     GpuOpt,
+    IntensityBasisOpt,
     NoEmbodiedOpt,
     PlanArgs,
     ProviderOpt,
@@ -137,10 +138,12 @@ def estimate(
     utilisation: UtilisationOpt = A.GPU_UTILISATION.value,
     embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value,
     no_embodied: NoEmbodiedOpt = False,
+    intensity_basis: IntensityBasisOpt = "grid",
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Energy and CO2e of one job: GPU x count x hours x grid intensity (+ host, PUE, embodied)."""
     from recommender.catalog import load_catalog, parse_region, resolve_gpu
+    from recommender.catalog.bases import check_basis
     from recommender.planner import estimate as run_estimate
     from recommender.reports.views import estimate_document, render_estimate
 
@@ -168,7 +171,14 @@ def estimate(
     if no_embodied and given_on_command_line("embodied"):
         raise BadInputError("--embodied and --no-embodied contradict each other")
 
-    catalog = load_catalog()
+    basis = check_basis(intensity_basis)
+    if basis != "grid" and intensity is not None:
+        raise BadInputError(
+            "--intensity gives the figure itself; --intensity-basis chooses among the shipped "
+            "ones for --region",
+            "give one of them",
+        )
+    catalog = load_catalog().with_basis(basis)
     name = resolve_gpu(gpu, catalog.gpus)
     spec = catalog.gpus.set_index("gpu").loc[name]
     sources: dict[str, str] = {}
@@ -181,13 +191,27 @@ def estimate(
     if intensity is not None:
         g = intensity
         sources["gco2_per_kwh"] = "--intensity"
+        intensity_info: dict[str, Any] = {"intensity_basis": "--intensity"}
     else:
         assert region_row is not None
         g = float(region_row["gco2_per_kwh"])
         sources["gco2_per_kwh"] = (
             f"{region_row['provider']}:{region_row['region']}: {region_row['intensity_source']}"
-            f" ({region_row['intensity_year']})"
+            f" ({region_row['intensity_year']}; {region_row['intensity_basis']} basis, "
+            f"{region_row['intensity_method']}; range {region_row['gco2_per_kwh_low']:g}-"
+            f"{region_row['gco2_per_kwh_high']:g})"
         )
+        intensity_info = {
+            name: region_row[name]
+            for name in (
+                "intensity_basis",
+                "intensity_method",
+                "intensity_year",
+                "intensity_source",
+                "gco2_per_kwh_low",
+                "gco2_per_kwh_high",
+            )
+        }
     if pue is not None:
         pue_value = pue
         sources["pue"] = "--pue"
@@ -231,6 +255,7 @@ def estimate(
         power_w=power_w,
         embodied_g_per_gpu_hour=embodied_g,
         sources=sources,
+        intensity=intensity_info,
     )
     if fmt is Format.table:
         render_estimate(result, console())
@@ -319,13 +344,16 @@ def regions(
     sort: Annotated[
         RegionSort, typer.Option("--sort", help="intensity (cleanest first), region or pue.")
     ] = RegionSort.intensity,
+    intensity_basis: IntensityBasisOpt = "grid",
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """List cloud regions with GPU offers: location, grid intensity, PUE, GPUs offered."""
+    """List cloud regions with GPU offers: location, grid intensity (with its year, basis and
+    range), PUE, GPUs offered."""
     from recommender.catalog import load_catalog, resolve_gpu, resolve_provider
+    from recommender.catalog.bases import check_basis
     from recommender.reports.views import region_records, render_regions
 
-    catalog = load_catalog()
+    catalog = load_catalog().with_basis(check_basis(intensity_basis))
     frame = _with_region_gpus(catalog)
     providers = [resolve_provider(p) for p in split_values(provider)]
     if providers:

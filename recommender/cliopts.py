@@ -201,7 +201,8 @@ class SizingArgs:
         float | None,
         typer.Option(
             "--mfu",
-            help="Model-FLOPs utilisation: fraction of peak BF16 FLOPS achieved, in (0, 1] "
+            help="Model-FLOPs utilisation on the reference GPU (A100-80GB): fraction of its peak "
+            "BF16 FLOPS achieved, in (0, 1]; other GPUs scale by measured throughput "
             "[default: 0.40, middle of published large runs (BLOOM 0.32, Llama 3 0.38-0.43, "
             "PaLM 0.46)].",
             show_default=False,
@@ -540,8 +541,8 @@ def build_request(args: PlanArgs) -> PlanRequest:
         )
     if campaign.model is not None and given_on_command_line("ref_gpu"):
         raise BadInputError(
-            "--ref-gpu qualifies --gpu-hours; with --params each GPU's hours come from its "
-            "own peak BF16 FLOPS",
+            "--ref-gpu qualifies --gpu-hours; with --params the work is sized on the A100-80GB "
+            "at --mfu and every GPU scales by its measured throughput",
             "drop --ref-gpu",
         )
     check_number("--min-gpu-memory", args.min_gpu_memory, high=4096)

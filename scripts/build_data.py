@@ -69,6 +69,14 @@ SOURCES = [
         "license": "CC BY 4.0",
     },
     {
+        "id": "azure-size-specs",
+        "what": "Azure GPU size facts (vCPUs, memory, GPU count or share) missing from the price "
+        "files: MS Learn size pages; NCv6 RTX PRO 6000 GA sizes from Microsoft's Tech Community "
+        "post 'Azure NCv6 Virtual Machines: Enhancements and GA Transition' (2026-03-18)",
+        "upstream": "github.com/MicrosoftDocs/azure-compute-docs; techcommunity.microsoft.com",
+        "license": "facts only",
+    },
+    {
         "id": "gsf-real-time-cloud",
         "what": "Cloud region -> Electricity Maps zone / WattTime region mapping, coordinates, "
         "AWS per-region PUE",

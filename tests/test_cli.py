@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -47,11 +48,11 @@ def _json(result):
 
 
 def test_suggest_default_table_spans_three_clouds(cli):
-    result = cli("suggest", "--gpu-hours", "400")
+    result = cli("suggest", "--gpu-hours", "400", "--top", "0")
     assert result.code == 0, result.err
     assert "ranked by carbon" in result.out
     rows = [line for line in result.out.splitlines() if line.startswith("│")]
-    assert len(rows) >= 10
+    assert len(rows) >= 100
     for provider in ("aws", "gcp", "azure"):
         assert any(f"│ {provider} " in row for row in rows), provider
     assert "prices as of" in result.out and "assumptions:" in result.out
@@ -71,8 +72,9 @@ def test_suggest_json_follows_the_contract(cli):
     assert "gpu_utilisation" in doc["assumptions"]["defaults_used"]
     assert all(d["source"] for d in doc["assumptions"]["details"])
     options = doc["options"]
-    assert len(options) >= 10
-    assert {o["provider"] for o in options} == {"aws", "gcp", "azure"}
+    assert len(options) == 20  # the default --top
+    every = _json(cli("suggest", "--gpu-hours", "400", "--format", "json", "--top", "0"))
+    assert {o["provider"] for o in every["options"]} == {"aws", "gcp", "azure"}
     for i, option in enumerate(options, start=1):
         assert set(option) >= OPTION_KEYS
         assert option["rank"] == i
@@ -196,8 +198,14 @@ def test_objectives(cli, objective, key):
             "0",
         )
     )
-    values = significant(pd.Series([o[key] for o in doc["options"]])).tolist()
-    assert values == sorted(values)  # equal to 3 significant figures counts as a tie
+    raw = [o[key] for o in doc["options"]]
+    values = significant(pd.Series(raw)).tolist()
+    # Equal to 3 significant figures counts as a tie. The JSON rounds to 6 decimals, so a
+    # figure just above a rounding boundary (418.5000001) can read as just on it (418.5): such
+    # neighbours are within one unit of the third significant digit of each other.
+    for (a, sa), (b, sb) in itertools.pairwise(zip(raw, values, strict=True)):
+        unit = 10 ** (math.floor(math.log10(max(abs(a), abs(b), 1e-12))) - 2)
+        assert sb >= sa or abs(b - a) <= unit, (a, b)
 
 
 def test_explain_shows_sources(cli):

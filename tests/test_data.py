@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.catalog import load_catalog
+from recommender.catalog import load_catalog, schema
 from recommender.catalog.load import default_data_dir
 from recommender.catalog.names import gpu_lookup
 
@@ -65,14 +65,68 @@ def test_every_region_is_explained_and_has_a_sourced_intensity(catalog):
         assert key in explained, key
     assert r["gco2_per_kwh"].between(0, 1200).all()
     assert r["pue"].between(1.0, 2.0).all()
-    assert set(r["intensity_basis"]) <= {"provider-region", "subnational", "country"}
+    assert set(r["intensity_basis"]) == {"grid"}
+    assert set(r["intensity_method"]) <= set(schema.INTENSITY_METHODS)
     assert r["intensity_source"].str.len().gt(5).all()
     assert r["intensity_year"].between(2015, 2026).all()
+    assert (
+        (r["gco2_per_kwh_low"] <= r["gco2_per_kwh"]) & (r["gco2_per_kwh"] <= r["gco2_per_kwh_high"])
+    ).all()
     # never a silent world average
     assert not r["intensity_source"].str.contains("world average", case=False).any()
     assert r["country_code"].str.fullmatch("[A-Z]{2}").all()
-    gcp = r[r["provider"] == "gcp"]
-    assert (gcp["intensity_basis"] == "provider-region").all()
+
+
+def test_one_methodology_two_regions_on_one_zone_get_one_figure(catalog):
+    """The default figure is the zone's, whichever cloud the region belongs to."""
+    r = catalog.regions
+    shared = r.groupby("em_zone").filter(lambda g: len(g) > 1)
+    assert shared["em_zone"].nunique() >= 20  # many zones host several clouds' regions
+    spread = shared.groupby("em_zone")["gco2_per_kwh"].agg(["min", "max"])
+    assert (spread["max"] <= spread["min"] * 1.05).all(), spread[spread["max"] > spread["min"]]
+    # Paris, Quebec and PJM: the cases that differed by cloud in the first release
+    ix = r.set_index(["provider", "region"])["gco2_per_kwh"]
+    assert ix[("gcp", "europe-west9")] == ix[("aws", "eu-west-3")] == ix[("azure", "francecentral")]
+    assert ix[("gcp", "northamerica-northeast1")] == ix[("aws", "ca-central-1")]
+    assert ix[("aws", "us-east-1")] == ix[("aws", "us-east-2")] == ix[("gcp", "us-east4")]
+
+
+def test_the_default_methodology_is_recent_and_exceptions_are_marked(catalog):
+    r = catalog.regions
+    default = r[r["intensity_method"] == "zone"]
+    assert len(default) >= 0.9 * len(r)
+    assert (default["intensity_year"] >= 2023).all()
+    assert default["intensity_source"].str.contains("lifecycle").all()
+    # Anything older has no newer figure in the reference data, and is marked as an exception.
+    old = r[r["intensity_year"] < 2023]
+    assert (old["intensity_method"] != "zone").all()
+    assert len(old) <= 2, old[["provider", "region", "intensity_year"]]
+
+
+def test_every_region_has_each_other_basis_once(catalog):
+    bases = catalog.region_intensity
+    for basis in ("provider", "marginal"):
+        rows = bases[bases["intensity_basis"] == basis]
+        assert len(rows) == len(catalog.regions)
+        assert not rows.duplicated(["provider", "region"]).any()
+    provider = bases[bases["intensity_basis"] == "provider"]
+    assert (
+        provider.loc[provider["provider"] == "gcp", "intensity_method"] == "provider-region"
+    ).all()
+    assert (provider.loc[provider["provider"] != "gcp", "intensity_method"] == "same-as-grid").all()
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
+def test_provider_basis_is_googles_own_file_for_gcp(catalog):
+    google = pd.read_csv(REFERENCE / "gcp-region-carbon" / "2024.csv")
+    figure = dict(zip(google["Google Cloud Region"], google.iloc[:, -1], strict=True))
+    regions = catalog.with_basis("provider").regions
+    gcp = regions[regions["provider"] == "gcp"]
+    for region, value, year in zip(
+        gcp["region"], gcp["gco2_per_kwh"], gcp["intensity_year"], strict=True
+    ):
+        assert year == 2024
+        assert value == pytest.approx(figure[region], abs=1e-9), region
 
 
 def test_gpus_have_power_memory_and_throughput_with_evidence(catalog):
@@ -96,11 +150,19 @@ def test_gpu_aliases_are_unambiguous(catalog):
     assert gpu_lookup(catalog.gpus)["a100"] == "A100"
 
 
-def test_montreal_is_at_least_ten_times_cleaner_than_mumbai(catalog):
-    r = catalog.regions.set_index(["provider", "region"])
-    montreal = r.loc[("aws", "ca-central-1"), "gco2_per_kwh"]
-    mumbai = r.loc[("aws", "ap-south-1"), "gco2_per_kwh"]
-    assert mumbai / montreal >= 10
+@pytest.mark.parametrize("basis", ["grid", "provider", "marginal"])
+def test_montreal_is_many_times_cleaner_than_mumbai_on_every_cloud(catalog, basis):
+    r = catalog.with_basis(basis).regions.set_index(["provider", "region"])["gco2_per_kwh"]
+    pairs = {
+        "aws": ("ca-central-1", "ap-south-1"),
+        "gcp": ("northamerica-northeast1", "asia-south1"),
+        "azure": ("canadaeast", "centralindia"),
+    }
+    for provider, (montreal, mumbai) in pairs.items():
+        ratio = r[(provider, mumbai)] / r[(provider, montreal)]
+        # The marginal figure (the plant that answers extra demand) is fossil almost
+        # everywhere, so the contrast shrinks there; on average figures it is over 10x.
+        assert ratio >= (1.5 if basis == "marginal" else 10), (provider, basis, ratio)
 
 
 def test_exclusions_are_explained():
@@ -161,6 +223,7 @@ def test_data_rebuilds_identically_from_the_reference(tmp_path):
         "offers.csv",
         "offers_excluded.csv",
         "regions.csv",
+        "region_intensity.csv",
         "gpus.csv",
         "gcp_zones.csv",
         "meta.json",

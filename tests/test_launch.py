@@ -37,7 +37,7 @@ def test_azure_options_are_skipped_with_a_note(cli):
             "--region",
             "azure:swedencentral",
             "--region",
-            "aws:eu-north-1",
+            "aws:ap-south-1",
             "--top",
             "0",
             "--format",
@@ -52,11 +52,11 @@ def test_azure_options_are_skipped_with_a_note(cli):
         "--region",
         "azure:swedencentral",
         "--region",
-        "aws:eu-north-1",
+        "aws:ap-south-1",
         "--format",
         "json",
         "--zone",
-        "eu-north-1a",
+        "ap-south-1a",
     )
     assert result.code == 0, result.err
     doc = json.loads(result.out)

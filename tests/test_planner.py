@@ -215,7 +215,10 @@ def test_ranking_ignores_row_order_and_outputs_are_sane(tiny, order, price, inte
     offers = tiny.offers.assign(usd_per_hour=tiny.offers["usd_per_hour"] * (1 + price / 100)).iloc[
         list(order)
     ]
-    regions = tiny.regions.assign(gco2_per_kwh=[intensity, 700.0, 300.0])
+    figures = [intensity, 700.0, 300.0]
+    regions = tiny.regions.assign(
+        gco2_per_kwh=figures, gco2_per_kwh_low=figures, gco2_per_kwh_high=figures
+    )
     keys = ["provider", "region", "instance_type", "market"]
     a = plan(offers, regions, tiny.gpus, Job(100), Settings(objective=objective), top=None)
     b = plan(

@@ -126,9 +126,7 @@ def _convert(name: str, value: Any, origin: str) -> Any:
     return out
 
 
-def load_settings(
-    csv_file: Path | None = None, csv_column: str | None = None
-) -> IntensitySettings:
+def load_settings(csv_file: Path | None = None, csv_column: str | None = None) -> IntensitySettings:
     """Defaults, then the config file, then the environment."""
     path = _config_path()
     values: dict[str, Any] = {}

@@ -33,6 +33,7 @@ _REGION_COLUMNS = [
     "intensity_source",
     "intensity_year",
     "intensity_basis",
+    "intensity_method",
     "pue",
     "pue_source",
 ]
@@ -127,7 +128,7 @@ def compute_metrics(
     low/high ranges (:mod:`recommender.planner.ranges`; ``ref_spread`` is the reference GPU's
     throughput spread, :func:`recommender.planner.ranges.reference_spread`)."""
     work = job.total_ref_gpu_hours
-    speed = frame[job.speed_column] / ref_throughput  # peak BF16 ratio for a FLOP-sized job
+    speed = frame[job.speed_column] / ref_throughput
     rate = speed * frame["gpu_count"]  # reference GPU-hours done per wall hour, one instance
     single_wall = work / rate
     if deadline_hours is None:
@@ -210,7 +211,9 @@ def significant(values: pd.Series, digits: int = 3) -> np.ndarray:
     """Round to ``digits`` significant figures (0 stays 0)."""
     x = values.to_numpy(dtype=float)
     with np.errstate(divide="ignore"):
-        scale = np.where(x > 0, 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0)
+        exponent = np.where(x > 0, digits - 1 - np.floor(np.log10(np.abs(x))), 0.0)
+    # Below 1e-290 (denormals) the scale would overflow; such figures are zero for ranking.
+    scale = 10.0 ** np.minimum(exponent, 290.0)
     return np.round(x * scale) / scale
 
 

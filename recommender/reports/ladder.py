@@ -82,7 +82,8 @@ def budget_ladder(
                 kgco2e=float(kg[pos]),
                 avoided_kgco2e=avoided,
                 extra_usd=extra,
-                usd_per_t_avoided=extra / (avoided / 1000.0) if avoided > 0 else None,
+                # below a microgram nothing is avoided (and the ratio would overflow)
+                usd_per_t_avoided=extra * 1000.0 / avoided if avoided > 1e-9 else None,
             )
         )
     return rows

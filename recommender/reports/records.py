@@ -30,6 +30,7 @@ OPTION_FIELDS = [
     "intensity_source",
     "intensity_year",
     "intensity_basis",
+    "intensity_method",
     "intensity_kind",
     "intensity_observed_at",
     "pue",

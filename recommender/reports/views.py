@@ -202,21 +202,35 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
     }
 
 
-_SOURCE_LABELS = (
-    ("Google", "Google {year} region"),
-    ("EPA eGRID", "eGRID {year} state"),
-    ("Our World in Data", "OWID {year} country"),
-    ("ENTSO-E", "ENTSO-E {year} zone"),
-    ("CodeCarbon 3.3.2 canada", "Canada {year} province"),
+_METHOD_LABELS = {
+    "zone": "EM {year} zone",
+    "parent-zone": "EM {year} parent zone",
+    "bidding-zone": "ENTSO-E {year} zone",
+    "state": "eGRID {year} state",
+    "country": "OWID {year} country",
+    "province": "Canada {year} province",
+    "provider-region": "Google {year} region",
+    "marginal": "WattTime {year} marginal",
+}
+
+
+def intensity_label(source: str, year: Any, method: str) -> str:
+    """A short tag for a table cell, e.g. ``EM 2023 zone`` or ``OWID 2022 country``; a
+    ``same-as-grid`` row (no figure on the asked basis) says it fell back to the grid figure."""
+    if method == "same-as-grid":
+        grid = next((m for m, prefix in _GRID_PREFIXES if source.startswith(prefix)), "zone")
+        return "grid: " + _METHOD_LABELS[grid].format(year=year)
+    label = _METHOD_LABELS.get(method)
+    return label.format(year=year) if label else f"{method} {year}"
+
+
+# Which grid method a same-as-grid row repeats, by its source text.
+_GRID_PREFIXES = (
+    ("zone", "Electricity Maps"),
+    ("bidding-zone", "ENTSO-E"),
+    ("state", "EPA eGRID"),
+    ("country", "Our World in Data"),
 )
-
-
-def intensity_label(source: str, year: Any, basis: str) -> str:
-    """A short tag for a table cell, e.g. ``Google 2024 region`` or ``OWID 2023 country``."""
-    for prefix, label in _SOURCE_LABELS:
-        if source.startswith(prefix):
-            return label.format(year=year)
-    return f"{basis} {year}"
 
 
 _LIVE_LABELS = (
@@ -233,7 +247,7 @@ def _intensity_label(row: Any) -> str:
         source = str(row.intensity_source)
         name = next((short for prefix, short in _LIVE_LABELS if source.startswith(prefix)), "")
         return f"{name or 'live'} {kind}"
-    return intensity_label(str(row.intensity_source), row.intensity_year, str(row.intensity_basis))
+    return intensity_label(str(row.intensity_source), row.intensity_year, str(row.intensity_method))
 
 
 def intensity_summary(options: pd.DataFrame) -> str:
@@ -505,7 +519,8 @@ def render_explain(plan: Plan, catalog: Catalog, console: Console) -> None:
         rtable.add_row(
             f"{r.provider}:{r.region}",
             _sig(r.gco2_per_kwh),
-            f"{r.intensity_source} ({r.intensity_basis}, {r.intensity_year})",
+            f"{r.intensity_source} ({r.intensity_basis} basis, {r.intensity_method}, "
+            f"{r.intensity_year}; range {_sig(r.gco2_per_kwh_low)}-{_sig(r.gco2_per_kwh_high)})",
             f"{r.pue:.2f}",
             r.pue_source,
         )
@@ -576,8 +591,7 @@ def render_estimate(result: Estimate, console: Console) -> None:
 
 
 # The data files' own columns (recommender/catalog/schema.py), plus what the commands join on.
-# The Electricity Maps annual figure is a build-time cross-check (REGIONS.md), not an output.
-REGION_FIELDS = [c.name for c in schema.REGIONS if c.name != "em_annual_gco2_per_kwh"] + ["gpus"]
+REGION_FIELDS = [c.name for c in schema.REGIONS] + ["gpus"]
 GPU_FIELDS = [c.name for c in schema.GPUS] + ["providers"]
 
 
@@ -589,11 +603,21 @@ def region_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def render_regions(frame: pd.DataFrame, console: Console) -> None:
-    table = Table(title=f"{len(frame)} regions", header_style="bold")
+    bases = sorted(set(frame["intensity_basis"]))
+    exceptions = int(
+        (~frame["intensity_method"].isin(["zone", "provider-region", "marginal"])).sum()
+    )
+    caption = (
+        f"intensity: {', '.join(bases)} basis (annual, gCO2e/kWh; range over recent years and "
+        "sources); source tags other than 'EM <year> zone', 'Google <year> region' and "
+        f"'WattTime <year> marginal' mark an exception to the basis ({exceptions} here)"
+    )
+    table = Table(title=f"{len(frame)} regions", caption=caption, header_style="bold")
     for col, justify in [
         ("region", "left"),
         ("location", "left"),
         ("gCO2e/kWh", "right"),
+        ("range", "right"),
         ("intensity source", "left"),
         ("PUE", "right"),
         ("GPUs", "left"),
@@ -604,7 +628,8 @@ def render_regions(frame: pd.DataFrame, console: Console) -> None:
             f"{r.provider}:{r.region}",
             f"{r.location}, {r.country_code}",
             _sig(r.gco2_per_kwh),
-            intensity_label(str(r.intensity_source), r.intensity_year, str(r.intensity_basis)),
+            f"{_sig(r.gco2_per_kwh_low)}-{_sig(r.gco2_per_kwh_high)}",
+            intensity_label(str(r.intensity_source), r.intensity_year, str(r.intensity_method)),
             f"{r.pue:.2f}",
             ", ".join(r.gpus),
         )
