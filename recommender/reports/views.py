@@ -254,12 +254,25 @@ def intensity_summary(options: pd.DataFrame) -> str:
     """How the rows' grid intensities were obtained (static, or live per --intensity)."""
     kinds = options["intensity_kind"] if "intensity_kind" in options else pd.Series(dtype=object)
     live = int((kinds.fillna("static") != "static").sum())
+    bases = sorted(set(options["intensity_basis"].dropna())) if "intensity_basis" in options else []
+    static = _BASIS_SUMMARY.get(",".join(bases), f"static annual figures ({', '.join(bases)})")
     if not live:
-        return "static annual averages (location-based)"
+        return static
     return (
         f"live grid data for {live} of {len(options)} rows, averaged over each run from now "
-        "(intensity_kind: forecast, live or cached); the rest static annual averages"
+        f"(intensity_kind: forecast, live or cached); the rest {static}"
     )
+
+
+_BASIS_SUMMARY = {
+    "": "static annual averages (location-based)",
+    "grid": "static annual averages of each region's grid zone (location-based, lifecycle; "
+    "--intensity-basis grid)",
+    "provider": "static annual figures the clouds publish where they do, else the grid "
+    "zone's (--intensity-basis provider)",
+    "marginal": "static annual marginal figures where shipped, else the grid zone's average "
+    "(--intensity-basis marginal)",
+}
 
 
 def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -> None:
