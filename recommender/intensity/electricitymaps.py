@@ -11,7 +11,14 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from recommender.intensity.model import Point, SourceFault, Target, ZoneSeries, parse_time
+from recommender.intensity.model import (
+    Point,
+    SourceFault,
+    Target,
+    ZoneSeries,
+    parse_time,
+    unusable_credential,
+)
 from recommender.intensity.registry import FetchContext
 from recommender.intensity.responses import error_text, json_body, status_reason
 from recommender.intensity.settings import IntensitySettings
@@ -34,7 +41,10 @@ class ElectricityMaps:
     def credentials_problem(self) -> str | None:
         if not self.settings.electricitymaps_api_key:
             return "electricitymaps needs an API key: set ELECTRICITYMAPS_API_KEY"
-        return None
+        return unusable_credential(
+            "ELECTRICITYMAPS_API_KEY (or electricitymaps_api_key in the config file)",
+            self.settings.electricitymaps_api_key,
+        )
 
     def zone_for(self, target: Target) -> str | None:
         if target.em_zone:

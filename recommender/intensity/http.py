@@ -9,6 +9,7 @@ messages repeat the URL.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,38 @@ from recommender.intensity.settings import IntensitySettings
 logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 USER_AGENT = "carbonplan (grid intensity; +https://github.com/carbonplan)"
+# Headers that carry a credential: never sent on to another host after a redirect.
+CREDENTIAL_HEADERS = ("authorization", "auth-token", "x-api-key", "proxy-authorization")
+# A grid API answer is a few kB to a few hundred kB; past this cap the answer is refused (read
+# in chunks, so a huge or endless body never sits in memory). CARBONPLAN_HTTP_MAX_BYTES
+# overrides it.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+# All answers being read at once (one per zone, up to `workers` in parallel) share this budget,
+# so many large answers together cannot add up to gigabytes either.
+MAX_INFLIGHT_BYTES = 48 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+def max_body_bytes() -> int:
+    raw = os.environ.get("CARBONPLAN_HTTP_MAX_BYTES", "")
+    try:
+        value = int(raw) if raw.strip() else MAX_BODY_BYTES
+    except ValueError:
+        return MAX_BODY_BYTES
+    return value if value > 0 else MAX_BODY_BYTES
+
+
+class _Session(requests.Session):
+    """A session that drops every credential header, not only ``Authorization``, when a
+    redirect leads to another host (requests itself strips just ``Authorization``; the
+    Electricity Maps key travels in ``auth-token``)."""
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            for name in list(prepared_request.headers):
+                if name.lower() in CREDENTIAL_HEADERS:
+                    del prepared_request.headers[name]
+        super().rebuild_auth(prepared_request, response)
 
 
 class _BoundedRetry(Retry):
@@ -55,7 +88,7 @@ def make_session(settings: IntensitySettings) -> requests.Session:
         pool_connections=8,
         pool_maxsize=max(settings.workers, 1),
     )
-    session = requests.Session()
+    session = _Session()
     session.trust_env = True
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
     session.mount("http://", adapter)
@@ -71,6 +104,7 @@ class Http:
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
         self.requests = 0  # how many requests this run made (for tests and the benchmark)
+        self._budget = _Budget(MAX_INFLIGHT_BYTES)
 
     @property
     def session(self) -> requests.Session:
@@ -90,13 +124,26 @@ class Http:
         with self._lock:
             self.requests += 1
         try:
-            return self.session.get(
+            response = self.session.get(
                 url,
                 params=params,
                 headers=dict(headers or {}),
                 auth=auth,
                 timeout=(min(self.settings.timeout_s, 5.0), self.settings.timeout_s),
+                stream=True,
             )
+            return _read_bounded(response, max_body_bytes(), self._budget)
+        except UnicodeError:
+            # A key or name with characters an HTTP header cannot carry (non-Latin-1): a bad
+            # credential, not a crash. Which setting it is, the caller's warning says.
+            raise SourceFault(
+                "credentials hold characters an HTTP header cannot carry (non-ASCII?)", auth=True
+            ) from None
+        except requests.exceptions.InvalidHeader:
+            raise SourceFault(
+                "credentials hold characters an HTTP header cannot carry (control characters?)",
+                auth=True,
+            ) from None
         except requests.exceptions.RetryError:
             raise SourceFault("too many retries") from None
         except requests.exceptions.Timeout:
@@ -113,3 +160,51 @@ class Http:
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+
+class _Budget:
+    """Bytes of answer bodies being read at once, across threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            if self.used + n > self.limit:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used -= n
+
+
+def _read_bounded(response: requests.Response, limit: int, budget: _Budget) -> requests.Response:
+    """Read the body in chunks, refusing it past ``limit`` bytes, or when the answers being
+    read at the same time would together pass the run's budget (the connection is closed and
+    nothing more is read); then hand the response back with its content in place."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise SourceFault(
+            f"answer too large ({int(declared) / 1e6:.0f} MB; limit {limit / 1e6:.0f} MB)"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise SourceFault(f"answer too large (over {limit / 1e6:.0f} MB)")
+            if not budget.take(len(chunk)):
+                raise SourceFault("answers too large (together, while read at once)")
+            chunks.append(chunk)
+    finally:
+        response.close()
+        budget.give(sum(len(c) for c in chunks))
+    response._content = b"".join(chunks)  # what .json() and .text read
+    setattr(response, "_content_consumed", True)  # noqa: B010 (private attribute of requests)
+    return response

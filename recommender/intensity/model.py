@@ -68,6 +68,18 @@ class Target:
         return f"{self.provider}:{self.region}"
 
 
+def unusable_credential(setting: str, value: str | None) -> str | None:
+    """Why a credential cannot go into an HTTP header (non-ASCII or control characters), naming
+    the setting but never the value; None when it can (or is not set)."""
+    if not value:
+        return None
+    if not value.isascii():
+        return f"{setting} holds non-ASCII characters, which an HTTP request cannot carry"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return f"{setting} holds control characters (a stray newline?)"
+    return None
+
+
 class SourceFault(Exception):
     """A source could not answer for a zone. ``reason`` is short, safe to print (it never holds
     a URL, header or credential) and groups warnings; ``auth`` marks rejected credentials."""

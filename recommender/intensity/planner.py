@@ -175,6 +175,9 @@ def make_intensity_fn(
     planning or network."""
     settings = settings or load_settings(csv_file, column)
     chain = build_chain(spec, settings)
+    for name, problem in chain.unusable:
+        if warn is not None:
+            warn(f"live: {problem}; {name} is skipped, static figures stand in")
     if chain.skipped and warn is not None:
         # `live` with a source unconfigured: say so once, or the user cannot tell a static
         # figure chosen for lack of a key from one chosen because the source failed.

@@ -48,6 +48,8 @@ class Chain:
     explicit: frozenset[str]  # names the user typed: missing/wrong credentials are errors
     settings: IntensitySettings
     skipped: tuple[str, ...] = ()  # sources `live` left out because they are not configured
+    # (source, why) for sources `live` left out because their credentials are set but unusable
+    unusable: tuple[tuple[str, str], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -72,6 +74,7 @@ def build_chain(spec: str, settings: IntensitySettings) -> Chain:
     chosen: list[IntensitySource] = []
     explicit: set[str] = set()
     skipped: list[str] = []
+    unusable: list[tuple[str, str]] = []
     for name in names:
         if name == "static":
             break  # everything after static is unreachable
@@ -80,10 +83,14 @@ def build_chain(spec: str, settings: IntensitySettings) -> Chain:
                 source = get_source(live_name, settings)
                 if source.name == "static" or source.name in [s.name for s in chosen]:
                     continue
-                if source.credentials_problem() is None:
+                problem = source.credentials_problem()
+                if problem is None:
                     chosen.append(source)
-                elif source.name not in skipped:
-                    skipped.append(source.name)
+                elif problem.startswith(f"{source.name} needs"):  # not configured
+                    if source.name not in skipped:
+                        skipped.append(source.name)
+                elif source.name not in [name for name, _ in unusable]:
+                    unusable.append((source.name, problem))
             continue
         source = get_source(name, settings)
         problem = source.credentials_problem()
@@ -92,7 +99,7 @@ def build_chain(spec: str, settings: IntensitySettings) -> Chain:
         if source.name not in [s.name for s in chosen]:
             chosen.append(source)
             explicit.add(source.name)
-    return Chain(tuple(chosen), frozenset(explicit), settings, tuple(skipped))
+    return Chain(tuple(chosen), frozenset(explicit), settings, tuple(skipped), tuple(unusable))
 
 
 def _setup_hint() -> str:

@@ -12,7 +12,14 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from recommender.intensity.model import Point, SourceFault, Target, ZoneSeries, parse_time
+from recommender.intensity.model import (
+    Point,
+    SourceFault,
+    Target,
+    ZoneSeries,
+    parse_time,
+    unusable_credential,
+)
 from recommender.intensity.registry import FetchContext
 from recommender.intensity.responses import error_text, json_body, status_reason
 from recommender.intensity.settings import IntensitySettings
@@ -41,6 +48,13 @@ class WattTime:
     def credentials_problem(self) -> str | None:
         if not (self.settings.watttime_username and self.settings.watttime_password):
             return "watttime needs an account: set WATTTIME_USERNAME and WATTTIME_PASSWORD"
+        for setting, value in (
+            ("WATTTIME_USERNAME", self.settings.watttime_username),
+            ("WATTTIME_PASSWORD", self.settings.watttime_password),
+        ):
+            problem = unusable_credential(setting + " (or the config file's)", value)
+            if problem is not None:
+                return problem
         if self.signal not in SIGNALS:
             return (
                 f"CARBONPLAN_WATTTIME_SIGNAL={self.signal!r} is not an intensity signal "
