@@ -202,9 +202,20 @@ def _read_bounded(response: requests.Response, limit: int, budget: _Budget) -> r
             if not budget.take(len(chunk)):
                 raise SourceFault("answers too large (together, while read at once)")
             chunks.append(chunk)
+    except BaseException:
+        # The fault is kept (with its traceback, hence this frame) until the run ends: drop
+        # what was read, or every refused answer would stay in memory.
+        budget.give(size_taken(chunks))
+        chunks.clear()
+        raise
+    else:
+        budget.give(size_taken(chunks))
     finally:
         response.close()
-        budget.give(sum(len(c) for c in chunks))
     response._content = b"".join(chunks)  # what .json() and .text read
     setattr(response, "_content_consumed", True)  # noqa: B010 (private attribute of requests)
     return response
+
+
+def size_taken(chunks: list[bytes]) -> int:
+    return sum(len(c) for c in chunks)
