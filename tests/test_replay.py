@@ -331,3 +331,34 @@ def test_bad_replay_input_is_one_clear_error(cli, args, message):
 def test_missing_trace_file(cli, tmp_path):
     result = cli("replay", "--trace", str(tmp_path / "none.csv"), "--job-hours", "1")
     assert result.code == ExitCode.BAD_INPUT and "does not exist" in result.err
+
+
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        (
+            ["2022-01-01T00:00Z,1", "2022-01-01T01:00Z,2", "2022-01-01T00:00Z,3"],
+            "line 4: 2022-01-01T00:00Z appears twice (also line 2)",
+        ),
+        (["2022-01-01T00:00Z,1", "9999-01-01T01:00Z,2"], "line 3: year 9999 is outside 1990-2100"),
+    ],
+)
+def test_a_bad_trace_is_one_error_with_its_line_for_suggest_and_replay(
+    cli, tmp_path, rows, message
+):
+    """The same file fails the same way in both readers (--intensity-file and --trace)."""
+    path = _write(tmp_path / "bad.csv", "datetime,gco2_per_kwh", rows)
+    replay = cli("replay", "--trace", str(path), "--job-hours", "1")
+    replay.assert_one_clear_error(message)
+    suggest = cli("suggest", "--gpu-hours", "4", "--intensity-file", str(path))
+    suggest.assert_one_clear_error(message)
+
+
+def test_duplicates_in_different_zones_are_fine_but_not_within_one(tmp_path):
+    header = "datetime,zone,gco2_per_kwh"
+    ok = ["2022-01-01T00:00Z,ES,1", "2022-01-01T00:00Z,FR,2", "2022-01-01T01:00Z,ES,3"]
+    ok += ["2022-01-01T01:00Z,FR,4"]
+    assert len(load_traces(_write(tmp_path / "ok.csv", header, ok))) == 2
+    bad = [*ok, "2022-01-01T01:00Z,FR,5"]
+    with pytest.raises(BadInputError, match=r"line 6: .* appears twice \(also line 5\)"):
+        load_traces(_write(tmp_path / "bad.csv", header, bad))

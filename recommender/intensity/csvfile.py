@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from recommender.errors import BadInputError
-from recommender.intensity.layouts import pick_columns
+from recommender.intensity.layouts import pick_columns, time_problem
 from recommender.intensity.model import Point, SourceFault, Target, ZoneSeries, parse_time
 from recommender.intensity.registry import FetchContext
 from recommender.intensity.settings import IntensitySettings
@@ -56,6 +56,7 @@ def read_trace(
     layout = pick_columns(rows[0], column, f"--intensity-file {path}")
     t_col, v_col, z_col = layout.time, layout.value, layout.zone
     out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    seen: dict[tuple[str, datetime], int] = {}  # (zone, time) -> line, to refuse duplicates
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -73,7 +74,24 @@ def read_trace(
                 _HINT,
             )
         zone = row[z_col].strip().lower() if z_col is not None and z_col < len(row) else ""
-        out[zone or ALL_ZONES].append((when, value))
+        key = zone or ALL_ZONES
+        problem = time_problem(when.year)
+        if problem is not None:
+            raise BadInputError(f"--intensity-file {path} line {line}: {problem}", _HINT)
+        if (key, when) in seen:
+            raise BadInputError(
+                f"--intensity-file {path} line {line}: {row[t_col].strip()} appears twice "
+                f"(also line {seen[(key, when)]})" + (f" for zone {zone}" if zone else ""),
+                "one row per period (and zone): remove the duplicate",
+            )
+        seen[(key, when)] = line
+        if out[key] and when < out[key][-1][0]:
+            raise BadInputError(
+                f"--intensity-file {path} line {line}: {row[t_col].strip()} comes before the "
+                "row above it" + (f" for zone {zone}" if zone else ""),
+                "sort the trace by time",
+            )
+        out[key].append((when, value))
     if not out:
         raise BadInputError(f"--intensity-file {path} has no data rows", _HINT)
     return {zone: sorted(points) for zone, points in out.items()}
@@ -109,6 +127,15 @@ class CsvSource:
         except OSError:
             mtime = 0
         return read_trace(path, mtime, self.settings.csv_column)
+
+    def coverage(self) -> str:
+        """Which zones the trace has, for a warning when none matches a planned region."""
+        zones = sorted(self.trace())
+        shown = ", ".join(zones[:5]) + (f" and {len(zones) - 5} more" if len(zones) > 5 else "")
+        return (
+            f"{Path(str(self.path)).name} has zone(s) {shown}; its zone column must name "
+            "PROVIDER:REGION, an Electricity Maps zone or a WattTime region"
+        )
 
     def zone_for(self, target: Target) -> str | None:
         trace = self.trace()

@@ -93,3 +93,14 @@ def pick_columns(header: Sequence[str], column: str | None, what: str) -> Layout
         None,
     )
     return Layout(time, value, zone, name, header[value].strip())
+
+
+#: Times a trace may hold (a typo such as year 9999 fails here, with its line, not later).
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
+
+def time_problem(year: int) -> str | None:
+    """Why a row's time is refused, if it is."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return f"year {year} is outside {FIRST_YEAR}-{LAST_YEAR}"
+    return None

@@ -236,6 +236,7 @@ def resolve(
     faults: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # -> (key, zone)
     remaining = list(dict.fromkeys(targets))
     zones_fetched = 0
+    uncovered: list[str] = []  # a source asked for by name that matched no region
     try:
         for source in chain.sources:
             by_zone: dict[str, list[Target]] = defaultdict(list)
@@ -244,6 +245,12 @@ def resolve(
                 if zone is not None:
                     by_zone[zone].append(target)
             if not by_zone:
+                if source.name in chain.explicit and remaining:
+                    covers = getattr(source, "coverage", lambda: "")()
+                    uncovered.append(
+                        f"{source.name}: covers none of the {_plural(len(remaining), 'region')} "
+                        f"planned{f' ({covers})' if covers else ''}; they use the static figures"
+                    )
                 continue
             results = fetch_zones(source, list(by_zone), ctx, cache, history=history)
             zones_fetched += len(by_zone)
@@ -269,7 +276,7 @@ def resolve(
         ctx.close()
         if own_cache and cache is not None:
             cache.close()
-    warnings = _warnings(faults, answers)
+    warnings = uncovered + _warnings(faults, answers)
     secrets = settings.secrets()
     warnings = [_scrub(w, secrets) for w in warnings]
     if warn is not None:

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from recommender.errors import BadInputError
-from recommender.intensity.layouts import EXPECTED, pick_columns
+from recommender.intensity.layouts import (
+    EXPECTED,
+    FIRST_YEAR,
+    LAST_YEAR,
+    pick_columns,
+    time_problem,
+)
 
 MAX_GAP_S = 6 * 3600  # longer stretches without data are refused, not invented
 
@@ -94,9 +100,26 @@ def load_traces(path: Path, column: str | None = None) -> list[Trace]:
             "intensity in gCO2e/kWh",
             EXPECTED,
         )
+    years = times.dt.year
+    out_of_range = (years < FIRST_YEAR) | (years > LAST_YEAR)
+    if out_of_range.any():
+        line = int(np.argmax(out_of_range.to_numpy())) + 2
+        problem = time_problem(int(years.iloc[line - 2]))
+        raise BadInputError(f"--trace {path} line {line}: {problem}", EXPECTED)
     zone_col = frame.columns[found.zone] if found.zone is not None else None
     data = pd.DataFrame({"time": times, "value": values})
     zones = frame[zone_col].str.strip() if zone_col is not None else None
+    keyed = pd.DataFrame({"zone": zones if zones is not None else "", "time": times})
+    twice = keyed.duplicated(keep="first").to_numpy()
+    if twice.any():
+        line = int(np.argmax(twice)) + 2
+        same = (keyed == keyed.iloc[line - 2]).all(axis=1).to_numpy()
+        first = int(np.flatnonzero(same)[0]) + 2
+        raise BadInputError(
+            f"--trace {path} line {line}: {frame[time_col].iloc[line - 2].strip()} appears "
+            f"twice (also line {first})",
+            "one row per period (and zone): remove the duplicate",
+        )
     if zones is None or zones.nunique() <= 1:
         return [_regular(data, path.name, layout, value_col, path)]
     return [
