@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recommender import __version__
@@ -160,18 +160,109 @@ def _cache_file(directory: Path) -> Path | None:
         ]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    return cache_dir() / f"catalog-{digest}.pickle"
+    return cache_dir() / f"catalog-{digest}.npz"
+
+
+_FRAMES = ("offers", "regions", "gpus", "region_intensity")
+
+
+def _encode(catalog: Catalog) -> dict[str, np.ndarray]:
+    """The catalog as plain arrays (numbers, fixed-width text, masks; a few per frame, as each
+    array costs a read) and one JSON header: nothing in the file can run code when read, unlike
+    a pickle (anyone able to write the cache directory could otherwise run code as the user)."""
+    arrays: dict[str, np.ndarray] = {}
+    layout: dict[str, list[tuple[str, str]]] = {}
+    for name in _FRAMES:
+        frame: pd.DataFrame = getattr(catalog, name)
+        kinds = [
+            "float"
+            if pd.api.types.is_float_dtype(frame[c].dtype)
+            else "Int64"
+            if str(frame[c].dtype) == "Int64"
+            else "string"
+            for c in frame.columns
+        ]
+        layout[name] = [(str(c), k) for c, k in zip(frame.columns, kinds, strict=True)]
+        groups = {
+            k: [c for c, kind in zip(frame.columns, kinds, strict=True) if kind == k]
+            for k in set(kinds)
+        }
+        if "float" in groups:
+            arrays[f"{name}.float"] = frame[groups["float"]].to_numpy(dtype="float64")
+        if "Int64" in groups:
+            part = frame[groups["Int64"]]
+            arrays[f"{name}.Int64"] = part.fillna(0).to_numpy(dtype="int64")
+            arrays[f"{name}.Int64.na"] = part.isna().to_numpy(dtype=bool)
+        if "string" in groups:
+            part = frame[groups["string"]].astype(object)
+            arrays[f"{name}.string.na"] = part.isna().to_numpy(dtype=bool)
+            # All text as one UTF-8 blob, NUL-separated, column after column (fixed-width
+            # numpy text would be large, and slow to read back).
+            text = part.where(part.notna(), "").to_numpy(dtype=object).T.ravel()
+            if any("\x00" in str(t) for t in text):
+                raise OSError("a catalog text holds a NUL character; not cached")
+            blob = "\x00".join(str(t) for t in text).encode("utf-8")
+            arrays[f"{name}.string"] = np.frombuffer(blob, dtype=np.uint8)
+    header = {
+        "layout": layout,
+        "meta": catalog.meta,
+        "data_dir": str(catalog.data_dir),
+        "intensity_basis": catalog.intensity_basis,
+    }
+    arrays["header"] = np.array(json.dumps(header))
+    return arrays
+
+
+def _decode(arrays: Any) -> Catalog:
+    header = json.loads(str(arrays["header"][()]))
+    frames: dict[str, pd.DataFrame] = {}
+    for name in _FRAMES:
+        layout = header["layout"][name]
+        blocks = {
+            kind: arrays[f"{name}.{kind}"]
+            for kind in ("float", "Int64", "string")
+            if f"{name}.{kind}" in arrays.files
+        }
+        if "string" in blocks:
+            rows = len(arrays[f"{name}.string.na"])
+            texts = blocks["string"].tobytes().decode("utf-8").split("\x00")
+            blocks["string"] = np.array(texts, dtype=object).reshape(-1, rows).T
+        masks = {
+            kind: arrays[f"{name}.{kind}.na"]
+            for kind in ("Int64", "string")
+            if f"{name}.{kind}.na" in arrays.files
+        }
+        seen = {"float": 0, "Int64": 0, "string": 0}
+        columns: dict[str, Any] = {}
+        for column, kind in layout:
+            j = seen[kind]
+            seen[kind] += 1
+            if kind == "float":
+                columns[column] = blocks["float"][:, j]
+                continue
+            values = pd.array(blocks[kind][:, j], dtype=kind)
+            values[masks[kind][:, j]] = pd.NA
+            columns[column] = values
+        frames[name] = pd.DataFrame(columns)
+    return Catalog(
+        offers=frames["offers"],
+        regions=frames["regions"],
+        gpus=frames["gpus"],
+        meta=header["meta"],
+        data_dir=Path(header["data_dir"]),
+        region_intensity=frames["region_intensity"],
+        intensity_basis=header["intensity_basis"],
+    )
 
 
 def _read_cached(path: Path | None) -> Catalog | None:
     if path is None or not path.is_file():
         return None
     try:
-        with path.open("rb") as handle:
-            catalog = pickle.load(handle)
+        with np.load(path, allow_pickle=False) as arrays:
+            return _decode(arrays)
     except Exception:  # a truncated or foreign cache file is rebuilt, never trusted
         return None
-    return catalog if isinstance(catalog, Catalog) else None
 
 
 def _write_cached(path: Path | None, catalog: Catalog) -> None:
@@ -181,13 +272,19 @@ def _write_cached(path: Path | None, catalog: Catalog) -> None:
         return
     import tempfile  # only when (re)writing the cache
 
+    temp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False) as handle:
-            pickle.dump(catalog, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, path)
+        with tempfile.NamedTemporaryFile(
+            "wb", dir=path.parent, prefix=".catalog-", suffix=".tmp", delete=False
+        ) as handle:
+            temp = handle.name
+            arrays: dict[str, Any] = _encode(catalog)
+            np.savez(handle, **arrays)
+        os.replace(temp, path)
     except OSError:
-        return
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
 
 
 def load_catalog(data_dir: Path | None = None) -> Catalog:
