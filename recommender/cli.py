@@ -442,6 +442,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instances": ("recommender.commands.launch", "instances"),
     "down": ("recommender.commands.launch", "down"),
     "replay": ("recommender.commands.replay", "replay"),
+    "config": ("recommender.commands.config", "config"),
 }
 
 

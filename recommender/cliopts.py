@@ -484,6 +484,9 @@ class PlanRequest:
     baseline: tuple[str, str] | None
     defaults_used: frozenset[str]
     intensity_fn: IntensityFn | None = None  # None: the shipped static annual figures
+    # values taken from the config file or CARBONPLAN_* (not flags, not built-in defaults):
+    # output name -> "config file PATH" or "environment VAR"
+    configured: tuple[tuple[str, str], ...] = ()
 
     def with_job(self, job: Job) -> PlanRequest:
         """The same request for another job (same catalog, settings, constraints, baseline and
@@ -493,7 +496,7 @@ class PlanRequest:
     def run(self, *, top: int | None = 20, all_sizes: bool = False) -> Plan:
         from recommender.planner import plan
 
-        return plan(
+        result = plan(
             self.catalog.offers,
             self.catalog.regions,
             self.catalog.gpus,
@@ -505,6 +508,7 @@ class PlanRequest:
             all_sizes=all_sizes,
             intensity_fn=self.intensity_fn,
         )
+        return replace(result, configured=self.configured) if self.configured else result
 
 
 def build_campaign(args: SizingArgs) -> Campaign:
@@ -526,6 +530,7 @@ def build_request(args: PlanArgs) -> PlanRequest:
     from recommender.planner import Constraints, Settings
     from recommender.planner.sizing import job_for
 
+    args, configured = with_config(args)
     check_number("--gpu-hours", args.gpu_hours, high=1e9)
     campaign = build_campaign(args)
     if campaign.model is None and args.gpu_hours is None:
@@ -590,7 +595,11 @@ def build_request(args: PlanArgs) -> PlanRequest:
         markets = ("spot",) if args.spot else ("on-demand",)
 
     defaults = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced values
-    defaults |= {name for flag, name in _SETTING_FLAGS.items() if not given_on_command_line(flag)}
+    defaults |= {
+        name
+        for flag, name in _SETTING_FLAGS.items()
+        if not given_on_command_line(flag) and name not in configured
+    }
     if campaign.model is not None and args.mfu is None:
         defaults.add("mfu")
     return PlanRequest(
@@ -621,7 +630,77 @@ def build_request(args: PlanArgs) -> PlanRequest:
         baseline=baseline,
         defaults_used=frozenset(defaults),
         intensity_fn=_intensity_fn(args, catalog, providers, regions, excluded, timing),
+        configured=tuple(sorted(configured.items())),
     )
+
+
+# [plan] settings (recommender.config) -> the PlanArgs field each one is the default of
+_CONFIG_FIELDS = {
+    "providers": "provider",
+    "exclude_regions": "exclude_region",
+    "objective": "objective",
+    "carbon_price": "carbon_price",
+    "utilisation": "utilisation",
+    "scaling_efficiency": "scaling_efficiency",
+    "embodied": "embodied",
+    "ref_gpu": "ref_gpu",
+    "max_instances": "max_instances",
+    "intensity_basis": "intensity_basis",
+}
+
+
+def with_config(args: PlanArgs) -> tuple[PlanArgs, dict[str, str]]:
+    """``args`` with each flag that was not typed taken from the config file's ``[plan]`` table
+    or its ``CARBONPLAN_*`` variable, and where each value so taken came from, by its name in
+    the output (``gpu_utilisation``, ``providers``, ``markets``, ...). Typed flags always win.
+    A configured name that does not resolve is one error naming the file and key."""
+    from recommender.config import plan_settings
+
+    settings = plan_settings()
+    check_config_names(settings)
+    changes: dict[str, Any] = {}
+    configured: dict[str, str] = {}
+    static = args.intensity.strip().lower() == "static" and args.intensity_file is None
+    for key, name in _CONFIG_FIELDS.items():
+        setting = settings[key]
+        if setting.origin == "default" or given_on_command_line(name):
+            continue
+        if key == "ref_gpu" and args.params is not None:
+            continue  # a job sized from --params has no reference GPU of its own
+        if key == "intensity_basis" and not static:
+            continue  # the bases are of the shipped annual figures; live/file are grid averages
+        changes[name] = Objective(setting.value) if key == "objective" else setting.value
+        configured[_SETTING_FLAGS.get(name, key)] = setting.origin
+    markets = settings["markets"]
+    typed = given_on_command_line("spot") or given_on_command_line("on_demand")
+    if markets.origin != "default" and not typed:
+        chosen = set(markets.value)
+        changes["spot"] = chosen == {"spot"}
+        changes["on_demand"] = chosen == {"on-demand"}
+        configured["markets"] = markets.origin
+    return replace(args, **changes), configured
+
+
+def check_config_names(settings: dict[str, Any]) -> None:
+    """Resolve the configured providers, regions, GPU and basis as their flags would be, but
+    name the file and key (or the variable) in the error."""
+    from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
+    from recommender.catalog.bases import check_basis
+
+    checks: dict[str, Callable[[Any], Any]] = {
+        "providers": lambda names: [resolve_provider(n) for n in names],
+        "exclude_regions": lambda names: [parse_region(n, load_catalog().regions) for n in names],
+        "ref_gpu": lambda name: resolve_gpu(name, load_catalog().gpus),
+        "intensity_basis": check_basis,
+    }
+    for key, check in checks.items():
+        setting = settings[key]
+        if setting.origin == "default":
+            continue
+        try:
+            check(setting.value)
+        except BadInputError as exc:
+            raise BadInputError(f"{setting.where}: {exc.message}", exc.hint) from None
 
 
 def warn(message: str) -> None:

@@ -1,7 +1,8 @@
 """Settings of the grid-intensity sources: built-in defaults < config file < environment.
 
-The config file is TOML at ``$CARBONPLAN_CONFIG`` or ``<user config dir>/carbonplan/config.toml``
-with an ``[intensity]`` table whose keys are the lower-case names below, e.g.::
+The config file (:mod:`recommender.config`: ``$CARBONPLAN_CONFIG`` or
+``<user config dir>/carbonplan/config.toml``) has an ``[intensity]`` table whose keys are the
+lower-case names below, e.g.::
 
     [intensity]
     electricitymaps_api_key = "..."
@@ -15,14 +16,14 @@ Credentials are held in fields that never appear in ``repr`` and are never writt
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recommender.config import CONFIG_ENV, SHOW_HINT, ConfigFile, read_config, unknown_key
 from recommender.errors import BadInputError
 
-CONFIG_ENV = "CARBONPLAN_CONFIG"
+__all__ = ["CONFIG_ENV", "ENV_VARS", "IntensitySettings", "load_settings", "setting_origins"]
 DEFAULT_LIVE_SOURCES = ("electricitymaps", "watttime", "ukgrid")
 
 # setting -> (environment variable, default)
@@ -47,6 +48,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "retry_after_max_s": ("CARBONPLAN_HTTP_RETRY_AFTER_MAX", 5.0),
 }
 _SECRETS = {"electricitymaps_api_key", "watttime_username", "watttime_password"}
+ENV_VARS = {name: env for name, (env, _default) in _ENV.items()}  # for `carbonplan config show`
 
 
 @dataclass(frozen=True)
@@ -74,36 +76,14 @@ class IntensitySettings:
         return [v for k in sorted(_SECRETS) if (v := getattr(self, k))]
 
 
-def _config_path() -> Path:
-    override = os.environ.get(CONFIG_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("carbonplan", appauthor=False)) / "config.toml"
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        # the message names the line, never the content
-        raise BadInputError(
-            f"config file {path} cannot be read: {type(exc).__name__}",
-            "fix the file (TOML with an [intensity] table) or point CARBONPLAN_CONFIG elsewhere",
-        ) from None
-    section = data.get("intensity", {})
-    if not isinstance(section, dict):
-        raise BadInputError(f"config file {path}: [intensity] must be a table")
+def _read_config(path: Path | None = None) -> tuple[dict[str, Any], ConfigFile]:
+    """The ``[intensity]`` table of the one config file (:mod:`recommender.config`)."""
+    config = read_config(path)
+    section = config.table("intensity")
     unknown = sorted(set(section) - set(_ENV))
     if unknown:
-        raise BadInputError(
-            f"config file {path}: unknown [intensity] key {unknown[0]!r}",
-            "known keys: " + ", ".join(sorted(_ENV)),
-        )
-    return section
+        raise unknown_key(config, "intensity", unknown[0], sorted(_ENV))
+    return section, config
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
@@ -120,22 +100,45 @@ def _convert(name: str, value: Any, origin: str) -> Any:
             out = str(value) if value is not None else None
     except (TypeError, ValueError):
         shown = "(hidden)" if name in _SECRETS else repr(value)
-        raise BadInputError(f"{origin}: {name} = {shown} is not valid") from None
+        raise BadInputError(f"{origin}: {name} = {shown} is not valid", SHOW_HINT) from None
     if isinstance(out, float | int) and not out >= 0:
-        raise BadInputError(f"{origin}: {name} must be >= 0")
+        raise BadInputError(f"{origin}: {name} must be >= 0", SHOW_HINT)
+    return out
+
+
+def _values() -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings given in the config file or the environment, and where each came from."""
+    section, config = _read_config()
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, value in section.items():
+        values[name] = _convert(name, value, f"{config.location('intensity', name)}, [intensity]")
+        origins[name] = f"config file {config.path}"
+    for name, (env, _default) in _ENV.items():
+        raw = os.environ.get(env)
+        if raw is not None and raw != "":
+            values[name] = _convert(name, raw, env)
+            origins[name] = f"environment {env}"
+    return values, origins
+
+
+def setting_origins() -> dict[str, tuple[Any, str]]:
+    """Every setting's effective value (credentials masked as ``(set)``) and its origin:
+    ``default``, ``config file PATH`` or ``environment VAR``; for ``carbonplan config show``."""
+    settings = load_settings()
+    _, origins = _values()
+    out: dict[str, tuple[Any, str]] = {}
+    for name in _ENV:
+        value = getattr(settings, name)
+        if name in _SECRETS:
+            value = "(set)" if value else None
+        out[name] = (value, origins.get(name, "default"))
     return out
 
 
 def load_settings(csv_file: Path | None = None, csv_column: str | None = None) -> IntensitySettings:
     """Defaults, then the config file, then the environment."""
-    path = _config_path()
-    values: dict[str, Any] = {}
-    for name, value in _read_config(path).items():
-        values[name] = _convert(name, value, f"config file {path}")
-    for name, (env, _default) in _ENV.items():
-        raw = os.environ.get(env)
-        if raw is not None and raw != "":
-            values[name] = _convert(name, raw, env)
+    values, _origins = _values()
     for name in ("electricitymaps_url", "watttime_url", "ukgrid_url"):
         if name in values:
             values[name] = values[name].rstrip("/")

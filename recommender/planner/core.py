@@ -82,6 +82,8 @@ class Plan:
     baseline: tuple[str, str] | None = None
     hidden_sizes: int = 0  # other instance sizes of a shown (region, GPU, market)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # settings taken from the config file or environment: (name, origin), for the output
+    configured: tuple[tuple[str, str], ...] = ()
 
 
 def expand_markets(offers: pd.DataFrame) -> pd.DataFrame:

@@ -56,16 +56,21 @@ def _savings(kg: float, usd: float) -> str:
     return f"{-kg:+,.0f} kg, {'+' if usd <= 0 else '-'}${abs(usd):,.0f}"
 
 
-def assumption_rows(settings: dict[str, Any], defaults_used: set[str]) -> list[dict[str, Any]]:
+def assumption_rows(
+    settings: dict[str, Any], defaults_used: set[str], configured: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for name, value in settings.items():
         figure = _SETTING_SOURCES.get(name)
+        default = name in defaults_used
         rows.append(
             {
                 "name": name,
                 "value": plain(value),
                 "unit": figure.unit if figure else "",
-                "default": name in defaults_used,
+                "default": default,
+                # default (built in), flag, or "config file PATH" / "environment VAR"
+                "origin": (configured or {}).get(name, "default" if default else "flag"),
                 "estimated": bool(figure and figure.estimated),
                 "source": figure.source if figure else "",
             }
@@ -167,7 +172,9 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
     assumptions["objective"] = objective
     assumptions["intensity"] = intensity_summary(plan.options)
     assumptions["defaults_used"] = sorted(defaults_used)
-    assumptions["details"] = assumption_rows(settings, defaults_used)
+    # values from the config file or CARBONPLAN_* rather than a flag or a built-in default
+    assumptions["configured"] = dict(plan.configured)
+    assumptions["details"] = assumption_rows(settings, defaults_used, dict(plan.configured))
     assumptions["ranges"] = ranges_section(plan)
     ties = carbon_ties(plan, catalog)
     return {
