@@ -164,5 +164,12 @@ def cli() -> Callable[..., Result]:
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    """Tests never touch the user's cache directory."""
+    """Tests never touch the user's cache directory, nor read the user's config file or
+    planning settings from the environment (a developer's own defaults would change the
+    answers); a test that needs a config sets CARBONPLAN_CONFIG itself."""
     monkeypatch.setenv("CARBONPLAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("CARBONPLAN_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+    from recommender import config
+
+    for name, key in config.PLAN_KEYS.items():
+        monkeypatch.delenv(key.env(name), raising=False)
