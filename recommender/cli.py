@@ -65,6 +65,24 @@ def suggest(
         bool,
         typer.Option("--plot", help="Also draw every option's cost vs kg CO2e in the terminal."),
     ] = False,
+    markets: Annotated[
+        str,
+        typer.Option(
+            "--markets",
+            click_type=click.Choice(["combined", "split"]),
+            help="Table rows: 'combined' gives one row per instance and region with its spot "
+            "and on-demand cost side by side, at the rank of the market the objective "
+            "prefers; 'split' one row per market. JSON and CSV always have one per market.",
+        ),
+    ] = "combined",
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Print every table column at full width, even past the terminal's edge "
+            "(by default columns that do not fit are left out, and the table says which).",
+        ),
+    ] = False,
 ) -> None:
     """Rank (cloud, region, instance, market) options for a job by carbon, cost or time."""
     from recommender.reports.records import option_records
@@ -77,18 +95,29 @@ def suggest(
             "--plot draws in the terminal; it cannot be combined with --format json/csv",
             "drop --plot, or use 'carbonplan report' for chart files",
         )
+    for flag, name in (("--wide", "wide"), ("--markets", "markets")):
+        if fmt is not Format.table and given_on_command_line(name):
+            raise BadInputError(
+                f"{flag} shapes the table; --format {fmt.value} always has every field and "
+                "one object per market",
+                f"drop {flag}",
+            )
     request = build_request(plan_args)
-    result = request.run(top=None if plot else top or None, all_sizes=all_sizes)
     if fmt is Format.table:
+        # every option: a combined row shows the other market's price even past --top
+        result = request.run(top=None, all_sizes=all_sizes)
         chart = None
         if plot:
             from recommender.reports.terminal import split_for_plot
 
-            result, chart = split_for_plot(result, top)
-        render_plan(result, request.catalog, console(), explain)
+            result, chart = split_for_plot(result, 0)
+        render_plan(
+            result, request.catalog, console(), explain, top=top, markets=markets, wide=wide
+        )
         if chart is not None:
             console().print(chart)
         return
+    result = request.run(top=top or None, all_sizes=all_sizes)
     document = plan_document(result, request.catalog, set(request.defaults_used))
     emit(fmt, document, option_records(result.options))
 

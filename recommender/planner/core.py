@@ -187,9 +187,16 @@ def add_emissions(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     )
 
 
-def pareto_mask(cost: pd.Series, kg: pd.Series) -> pd.Series:
-    """True where no other row is at least as good on both cost and kg and better on one."""
-    c, k = cost.to_numpy(dtype=float), kg.to_numpy(dtype=float)
+def pareto_mask(cost: pd.Series, kg: pd.Series, digits: int | None = None) -> pd.Series:
+    """True where no other row is at least as good on both cost and kg and better on one.
+
+    With ``digits``, both are compared at that many significant figures (as :func:`rank`
+    compares them, ``RANK_DIGITS``): figures equal to that precision tie, so a row is marked
+    dominated only when another beats it by more than rounding."""
+    if digits is None:
+        c, k = cost.to_numpy(dtype=float), kg.to_numpy(dtype=float)
+    else:
+        c, k = significant(cost, digits), significant(kg, digits)
     order = np.lexsort((k, c))  # by cost, then kg
     cs, ks = c[order], k[order]
     # Identical points form a block; each is judged against the rows before its block, which
@@ -240,25 +247,78 @@ def rank(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
     return ranked.assign(rank=np.arange(1, len(ranked) + 1))
 
 
+_INSTANCE = ["provider", "region", "instance_type"]
+#: combine_markets' price columns, one per market.
+MARKET_COST_COLUMNS = {"spot": "spot_cost_usd", "on-demand": "on_demand_cost_usd"}
+
+
+def combine_markets(options: pd.DataFrame) -> pd.DataFrame:
+    """One row per (provider, region, instance type) of ranked ``options``: the row of its
+    best-ranked market (the one the objective prefers), with every market's cost side by side
+    (``spot_cost_usd``, ``on_demand_cost_usd``; NaN where that market is not among
+    ``options``) and the other market's rank (``other_rank``, NaN when there is none). Ranks
+    are kept as they are, so a row's rank is its market's rank in ``options``."""
+    group = options.groupby(_INSTANCE, sort=False).ngroup().to_numpy()
+    keyed = options.assign(_group=group)
+    first = ~keyed.duplicated("_group").to_numpy()
+    best = keyed[first]
+    others = keyed[~first].drop_duplicates("_group").set_index("_group")
+    columns = {"other_rank": best["_group"].map(others["rank"]).astype(float)}
+    for market, column in MARKET_COST_COLUMNS.items():
+        rows = keyed[keyed["market"] == market].drop_duplicates("_group").set_index("_group")
+        columns[column] = best["_group"].map(rows["cost_usd"]).astype(float)
+    return best.assign(**columns).drop(columns=["_group"]).reset_index(drop=True)
+
+
+def architecture(frame: pd.DataFrame) -> np.ndarray:
+    """``arm64`` or ``x86_64``: the host CPU of each offer. offers.csv has no architecture
+    column, so it is read from the name: AWS marks Graviton families with a ``g`` among the
+    letters after the generation (``g5g``, ``c7gn``; not ``g6e``, ``gr6``), and every GB200/GB300
+    host is NVIDIA Grace (Arm). Every other GPU offer in the catalogue is x86."""
+    family = frame["instance_type"].astype(str).str.split(".", n=1).str[0]
+    graviton = (frame["provider"] == "aws").to_numpy() & family.str.fullmatch(
+        r"[a-z]+\d+[a-z]*g[a-z]*"
+    ).to_numpy(dtype=bool)
+    grace = frame["gpu"].astype(str).str.match(r"GB\d").to_numpy(dtype=bool)
+    return np.where(graviton | grace, "arm64", "x86_64")
+
+
+_BASE_KEYS = ["gpu", "gpu_count", "market", "arch"]
+
+
 def _baseline_columns(frame: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
-    """Match each option to the same instance type (else the same GPU and count, cheapest)
-    in the baseline region and market; add what the option saves against it."""
-    cols = ["instance_type", "gpu", "gpu_count", "market", "kgco2e", "cost_usd"]
-    base = base[cols].sort_values(["cost_usd", "instance_type"], kind="mergesort")
-    same_type = base.drop_duplicates(["instance_type", "market"])
-    same_gpu = base.drop_duplicates(["gpu", "gpu_count", "market"])
-    first = frame[["instance_type", "market"]].merge(
-        same_type, on=["instance_type", "market"], how="left"
+    """Match each option with the same instance type and market in the baseline region, else
+    with the closest instance there of the same GPU model and count, market and CPU
+    architecture (closest: least |log vCPU ratio| + |log memory ratio|, then cheapest), and
+    add what the option saves against it. ``baseline_match`` says which: ``same-instance``,
+    ``same-gpus``, or missing where the baseline region has nothing comparable."""
+    specs = ["instance_type", "vcpus", "memory_gib"]
+    base = base[[*specs, "gpu", "gpu_count", "market", "kgco2e", "cost_usd"]].assign(
+        arch=architecture(base)
     )
-    second = frame[["gpu", "gpu_count", "market"]].merge(
-        same_gpu, on=["gpu", "gpu_count", "market"], how="left"
+    left = frame[[*specs, "gpu", "gpu_count", "market"]].assign(
+        arch=architecture(frame), _row=np.arange(len(frame))
     )
-    use_first = first["kgco2e"].notna().to_numpy()
-    base_type = np.where(use_first, first["instance_type"], second["instance_type"])
-    base_kg = np.where(use_first, first["kgco2e"], second["kgco2e"])
-    base_cost = np.where(use_first, first["cost_usd"], second["cost_usd"])
+    pairs = left.merge(base, on=_BASE_KEYS, suffixes=("", "_base"))
+    same = (pairs["instance_type"] == pairs["instance_type_base"]).to_numpy()
+    ratio = lambda c: np.abs(  # noqa: E731
+        np.log(np.maximum(pairs[f"{c}_base"], 1e-9) / np.maximum(pairs[c], 1e-9))
+    )
+    distance = np.where(same, -1.0, ratio("vcpus") + ratio("memory_gib"))
+    best = (
+        pairs.assign(_distance=distance, _same=same)
+        .sort_values(["_row", "_distance", "cost_usd", "instance_type_base"], kind="mergesort")
+        .drop_duplicates("_row")
+        .set_index("_row")
+        .reindex(range(len(frame)))
+    )
+    base_kg = best["kgco2e"].to_numpy(dtype=float)
+    base_cost = best["cost_usd"].to_numpy(dtype=float)
+    kind = np.where(best["_same"].fillna(False).to_numpy(dtype=bool), "same-instance", "same-gpus")
+    match = pd.Series(kind, dtype=object).where(best["instance_type_base"].notna().to_numpy())
     return frame.assign(
-        baseline_instance_type=base_type,
+        baseline_instance_type=best["instance_type_base"].to_numpy(),
+        baseline_match=match,
         baseline_kgco2e=base_kg,
         baseline_cost_usd=base_cost,
         saves_kgco2e=base_kg - frame["kgco2e"].to_numpy(),
@@ -404,7 +464,9 @@ def plan(
         frame = kept
 
     feasible = len(frame)
-    frame = frame.assign(pareto=pareto_mask(frame["cost_usd"], frame["kgco2e"]))
+    # at the ranking's precision, so that a row tied with rank 1 within rounding is not
+    # shown as dominated by it
+    frame = frame.assign(pareto=pareto_mask(frame["cost_usd"], frame["kgco2e"], digits=RANK_DIGITS))
     ranked = rank(frame, settings.objective)
     hidden = 0
     if not all_sizes:

@@ -64,6 +64,7 @@ OPTION_FIELDS = [
 ]
 BASELINE_FIELDS = [
     "baseline_instance_type",
+    "baseline_match",  # same-instance, or same-gpus (closest instance with the same GPUs)
     "baseline_kgco2e",
     "baseline_cost_usd",
     "saves_kgco2e",

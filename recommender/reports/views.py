@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
@@ -14,8 +17,10 @@ from rich.text import Text
 from recommender import __version__
 from recommender import assumptions as A
 from recommender.catalog import Catalog, schema
+from recommender.errors import BadInputError
 from recommender.planner import Estimate, Plan
 from recommender.planner import ranges as R
+from recommender.planner.core import combine_markets
 from recommender.reports.records import frame_records, option_records, plain
 
 _SETTING_SOURCES = {
@@ -39,16 +44,6 @@ def _sig(value: float) -> str:
     if value >= 10:
         return f"{value:,.1f}"
     return f"{value:,.2f}"
-
-
-def _align(text: str, width: int, justify: str) -> str:
-    """Pad ``text`` to ``width`` terminal cells (wide characters count double)."""
-    gap = max(width - cell_len(text), 0)
-    if justify == "right":
-        return " " * gap + text
-    if justify == "center":
-        return " " * (gap // 2) + text + " " * (gap - gap // 2)
-    return text + " " * gap
 
 
 def _savings(kg: float, usd: float) -> str:
@@ -205,6 +200,8 @@ def plan_document(plan: Plan, catalog: Catalog, defaults_used: set[str]) -> dict
             ),
         },
         "options": option_records(plan.options),
+        # one entry per kind, with every rank it concerns (the table prints them as lines)
+        "warnings": plan_warnings(plan.options, plan),
         "data": data_section(catalog, plan.options),
     }
 
@@ -282,52 +279,145 @@ _BASIS_SUMMARY = {
 }
 
 
-def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -> None:
+#: ``suggest --markets``: one table row per instance and region with both markets' prices
+#: (combined), or one row per market (split). JSON and CSV always have one object per market.
+MARKET_VIEWS = ("combined", "split")
+LONG_RUN_DAYS = 30  # warn of options that run longer than this many days of wall time
+# Warn of spot runs longer than this without --interruptible. Spot capacity is reclaimed at
+# a provider's will (2 minutes' notice on AWS, 30 s on GCP and Azure); for GPU instances an
+# interruption within a day is common, so a run of more than a day that cannot resume from
+# a checkpoint is likely to lose work.
+SPOT_RUN_HOURS = 24
+
+
+def table_options(plan: Plan, markets: str = "split", top: int | None = None) -> pd.DataFrame:
+    """The rows the suggest table shows: with ``markets="combined"``, one per instance and
+    region (:func:`recommender.planner.core.combine_markets`, each at its preferred market's
+    rank), else one per option; the first ``top`` (all when None or 0)."""
     options = plan.options
+    if markets not in MARKET_VIEWS:
+        raise BadInputError(f"unknown market view {markets!r}", "use combined or split")
+    if markets == "combined" and options["market"].nunique() > 1:
+        options = combine_markets(options)
+    return options.head(top) if top else options
+
+
+def plan_warnings(
+    options: pd.DataFrame, plan: Plan, *, rows: str = "options"
+) -> list[dict[str, Any]]:
+    """What a reader of ``options`` should be warned about, one entry per kind with every rank
+    it concerns: very long runs, long spot runs that cannot resume, throughput estimated from
+    specs, a baseline compared on another instance. ``rows`` names what is counted."""
+    warnings: list[dict[str, Any]] = []
+    total = len(options)
+
+    def add(code: str, mask: Any, what: str, advice: str) -> None:
+        ranks = [int(r) for r in options["rank"].to_numpy()[np.asarray(mask, dtype=bool)]]
+        if ranks:
+            label = "rank" if len(ranks) == 1 else "ranks"
+            if total == 1:
+                head = f"the {rows.replace('rows', 'row').replace('options', 'option')}"
+            elif len(ranks) == total:
+                head = f"all {total} {rows}"
+            else:
+                head = f"{len(ranks)} of the {total} {rows}"
+            message = f"{head} {what}: {label} {R.ranks_text(ranks)}; {advice}"
+            warnings.append({"code": code, "ranks": ranks, "message": message})
+
+    if options.empty:
+        return warnings
+    hours = options["wall_hours"].to_numpy(dtype=float)
+    long_run = hours > LONG_RUN_DAYS * 24
+    if long_run.any():
+        add(
+            "long-run",
+            long_run,
+            f"run{'s' * (total == 1)} longer than {LONG_RUN_DAYS} days of wall time (longest "
+            f"{hours[long_run].max():,.0f} h)",
+            "--deadline HOURS adds instances to finish sooner",
+        )
+    if not plan.constraints.interruptible:
+        add(
+            "spot-long-run",
+            (options["market"] == "spot").to_numpy() & (hours > SPOT_RUN_HOURS),
+            f"{'is a spot run' if total == 1 else 'are spot runs'} longer than {SPOT_RUN_HOURS} h",
+            "spot capacity can be taken back at any time: checkpoint the job (--interruptible "
+            "plans the restarts), or use --on-demand",
+        )
+    if plan.job.speed_column == "rel_throughput" and "throughput_basis" in options:
+        add(
+            "estimated-throughput",
+            options["throughput_basis"] == "estimated",
+            f"run{'s' * (total == 1)} on GPUs whose throughput is estimated from specs (*)",
+            "their hours, kWh and kg are estimates too",
+        )
+    if plan.baseline and "baseline_match" in options:
+        where = f"{plan.baseline[0]}:{plan.baseline[1]}"
+        add(
+            "baseline-other-instance",
+            options["baseline_match"] == "same-gpus",
+            f"{'is' if total == 1 else 'are'} compared with another instance type in {where} "
+            "(it has not theirs): the closest with the same GPUs, market and CPU architecture",
+            "--format json names it (baseline_instance_type)",
+        )
+        add(
+            "baseline-missing",
+            options["baseline_match"].isna(),
+            f"{'has' if total == 1 else 'have'} nothing comparable in {where} (no instance "
+            "with the same GPUs, market and CPU architecture)",
+            "their 'vs baseline' is '-'",
+        )
+    return warnings
+
+
+def render_plan(
+    plan: Plan,
+    catalog: Catalog,
+    console: Console,
+    explain: bool,
+    *,
+    top: int | None = None,
+    markets: str = "split",
+    wide: bool = False,
+) -> None:
+    """The suggest table and its notes. Rows: :func:`table_options`. The table fits
+    ``console.width`` by leaving out columns in :data:`_DROP_ORDER` (and saying so); rank,
+    cloud, region, GPUs, market, kg CO2e and $ are always whole. ``wide`` keeps every column
+    at full width, however wide the terminal."""
+    options = table_options(plan, markets, top)
     baseline = "saves_kgco2e" in options.columns
+    combined = "spot_cost_usd" in options.columns
     # Benchmarked relative throughput drives speed only for jobs stated in GPU-hours; a job
     # sized from the model uses peak BF16 FLOPS x MFU for every GPU alike.
     mark_estimated = plan.job.speed_column == "rel_throughput"
-    caption = "P = on the cost/CO2e Pareto frontier"
+    notes = ["P = on the cost/CO2e Pareto frontier (to 3 significant figures, as ranked)"]
     if mark_estimated and (options["throughput_basis"] == "estimated").any():
-        caption += (
-            "; * = GPU throughput estimated from specs (no benchmark), so hours, kWh and kg "
-            "are estimates too"
-        )
-    # Padding is written into the cells (" x ") rather than asked of rich: rich wraps every
-    # cell of a padded table in a Padding renderable, a third of this table's render time, and
-    # suggest's cold start is a product target.
-    table = Table(
-        title=f"{plan.job.label} - ranked by {plan.settings.objective}",
-        caption=caption,
-        header_style="bold",
-        padding=0,
-    )
-    columns: list[tuple[str, str]] = [
-        ("#", "right"),
-        ("P", "center"),
-        ("cloud", "left"),
-        ("region", "left"),
-        ("instance", "left"),
-        ("GPUs", "left"),
-        ("market", "left"),
-        ("inst", "right"),
-        ("hours", "right"),
-        ("kWh", "right"),
-        ("gCO2e/kWh", "right"),
-        (_KG_HEADER, "right"),
-        ("$", "right"),
-        ("intensity", "left"),
+        notes[0] += "; * = GPU throughput estimated from specs"
+    columns: list[tuple[str, str, str]] = [  # (name, header, justify)
+        ("#", "#", "right"),
+        ("P", "P", "center"),
+        ("cloud", "cloud", "left"),
+        ("region", "region", "left"),
+        ("instance", "instance", "left"),
+        ("GPUs", "GPUs", "left"),
+        ("market", "market", "left"),
+        ("inst", "inst", "right"),
+        ("hours", "hours", "right"),
+        ("kWh", "kWh", "right"),
+        ("gCO2e/kWh", "gCO2e/kWh", "right"),
+        ("kg", _KG_HEADER, "right"),
+        ("$", "$ spot /\non-demand" if combined else "$", "right"),
+        ("intensity", "intensity", "left"),
     ]
     if baseline:
-        columns.append(("vs baseline", "right"))
+        columns.append(("vs baseline", "vs baseline", "right"))
     timed = "run_now_kgco2e" in options.columns  # --start-after/--deadline/--interruptible
     if timed:
-        table.caption = (
-            f"{table.caption}; vs now = kg CO2e against starting at --start-after "
-            "(run_intervals in --format json lists an interruptible run's hours)"
+        notes.append(
+            "vs now = kg CO2e against starting at --start-after (run_intervals in --format "
+            "json lists an interruptible run's hours)"
         )
-        columns += [("start (UTC)", "left"), ("vs now", "right")]
+        columns += [("start (UTC)", "start (UTC)", "left"), ("vs now", "vs now", "right")]
     rows: list[list[str]] = []
     places: list[str] = []  # the region cell without its location, for a narrow terminal
     ranged = "kgco2e_low" in options.columns
@@ -350,7 +440,9 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             _sig(row.energy_kwh),
             _sig(row.gco2_per_kwh),
             kg_cell(row.kgco2e, row.kgco2e_low, row.kgco2e_high) if ranged else _sig(row.kgco2e),
-            _fmt(row.cost_usd, 0),
+            _price_pair(row.spot_cost_usd, row.on_demand_cost_usd)
+            if combined
+            else _fmt(row.cost_usd, 0),
             _intensity_label(row),
         ]
         if baseline:
@@ -364,39 +456,51 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
             cells.append(start + (f", {pauses} pause{'s' * (pauses > 1)}" if pauses else ""))
             cells.append(f"{round(-row.shift_saving_pct, 1) + 0.0:+.1f}%")
         rows.append(cells)
-    # A narrow terminal: drop the least needed columns (then shorten region names) rather
-    # than let rich cut every cell, the kg figures with them, to "…".
-    columns, rows, hidden = _fit_columns(columns, rows, places, console.width)
-    if hidden:
-        table.caption = (
-            f"{table.caption}; not shown at this width: {', '.join(hidden)} (a wider terminal "
-            "or --format json has them)"
+    if combined and options["other_rank"].notna().any():
+        notes.append(
+            "# = the rank of the row's market in --format json/csv; a missing number is the "
+            "other market of a row above (--markets split shows it as a row)"
         )
-    # The table is laid out here, not by rich: cells are aligned to their column's width and
-    # padded with a space each side, and rich only draws the box (no_wrap, no padding). Rich
-    # measuring, wrapping and padding each cell was most of suggest's render time, and
-    # suggest's cold start is a product target.
-    for i, (name, justify) in enumerate(columns):
-        width = max([cell_len(name), *(cell_len(cells[i]) for cells in rows)])
-        table.add_column(f" {_align(name, width, justify)} ", no_wrap=True)
-        for cells in rows:
-            cells[i] = f" {_align(cells[i], width, justify)} "
-    for cells in rows:
-        table.add_row(*(Text(cell) for cell in cells))
-    console.print(table)
-    ties = R.ties_note(carbon_ties(plan, catalog))
+    table = _suggest_table(
+        f"{plan.job.label} - ranked by {plan.settings.objective}",
+        columns,
+        rows,
+        places,
+        None if wide else console.width,
+        notes,
+    )
+    if wide:  # full width whatever the terminal: it wraps or cuts the lines itself
+        width = console.width
+        console.width = max(width, _table_width([c[1] for c in columns], rows))
+        console.print(table)
+        console.width = width
+    else:
+        console.print(table)
+    for note in notes:
+        console.print(Text(note))
+    ties = R.ties_note(carbon_ties(replace(plan, options=options), catalog))
     if ties:
         console.print(Text(ties))
+    for warning in plan_warnings(options, plan, rows="rows shown"):
+        console.print(Text(f"warning: {warning['message']}", style="yellow"))
     shown = len(options)
     console.print(
-        f"{shown} of {plan.feasible} feasible options shown"
-        + (
-            f" (best instance size per region, GPU and market; {plan.hidden_sizes} other "
-            "sizes hidden: --all-sizes)"
-            if plan.hidden_sizes
-            else ""
+        Text(
+            (
+                f"{shown} rows (ranks {R.ranks_text(sorted(options['rank']))}; spot and "
+                "on-demand of an instance share a row: --markets split)"
+                if combined
+                else f"{shown}"
+            )
+            + f" of {plan.feasible} feasible options shown"
+            + (
+                f" (best instance size per region, GPU and market; {plan.hidden_sizes} other "
+                "sizes hidden: --all-sizes)"
+                if plan.hidden_sizes
+                else ""
+            )
+            + f"; {plan.candidates} candidates before constraints."
         )
-        + f"; {plan.candidates} candidates before constraints."
     )
     s = plan.settings
     console.print(
@@ -439,76 +543,153 @@ def render_plan(plan: Plan, catalog: Catalog, console: Console, explain: bool) -
         render_explain(plan, catalog, console)
 
 
-_KG_HEADER = "kg CO2e (range)"
-# Columns a narrow terminal leaves out, first to last; "location" shortens the region cell.
-# Never: rank, cloud, region, GPUs, market, kg CO2e and $.
+def _price_pair(spot: float, on_demand: float) -> str:
+    """``214 / 1,385``: spot and on-demand cost of one instance; ``-`` for a market that is
+    not among the options."""
+    return " / ".join("-" if pd.isna(v) else _fmt(v, 0) for v in (spot, on_demand))
+
+
+_KG_HEADER = "kg CO2e\n(range)"
+# What a narrow terminal leaves out, first to last, until the table fits; then each is put
+# back, last dropped first, where it still fits. "location" shortens the region cell to its
+# name, "instance-short" shortens instance names (Azure's "Standard_" prefix, then an
+# ellipsis). Never: rank, cloud, region, GPUs, market, kg CO2e and $.
 _DROP_ORDER = (
     "intensity",
-    "location",
     "kWh",
     "gCO2e/kWh",
-    "instance",
-    "P",
+    "location",
+    "instance-short",
     "inst",
+    "instance",
     "hours",
+    "P",
     "vs baseline",
     "vs now",
     "start (UTC)",  # what a time-shifted plan is about: kept longest
 )
+_DROP_LABELS = {
+    "intensity": "intensity source",
+    "location": "region location",
+    "inst": "instance count",
+    "instance": "instance type",
+    "P": "Pareto mark",
+}
+_SHORT_INSTANCE = 14  # cells of an instance name once shortened
 _MIN_REGION = 10
+# A line under the header and two blanks between columns: the least width a readable table
+# takes (a boxed table spends three cells per column, which at 80 columns costs the P mark
+# and hours).
+_BOX = box.SIMPLE_HEAD
 
 
-def _table_width(columns: list[tuple[str, str]], rows: list[list[str]]) -> int:
-    """Cells plus a space each side, plus a border between and around the columns."""
-    widths = [
-        max([cell_len(name), *(cell_len(cells[i]) for cells in rows)])
-        for i, (name, _) in enumerate(columns)
+def _widths(headers: list[str], rows: list[list[str]]) -> list[int]:
+    """Each column's natural width in terminal cells (wide characters count double): what
+    rich measures for a cell that does not wrap."""
+    return [
+        max([*(cell_len(line) for line in header.split("\n")), *(cell_len(r[i]) for r in rows)])
+        for i, header in enumerate(headers)
     ]
-    return sum(widths) + 2 * len(widths) + len(widths) + 1
 
 
-def _fit_columns(
-    columns: list[tuple[str, str]], rows: list[list[str]], places: list[str], width: int
-) -> tuple[list[tuple[str, str]], list[list[str]], list[str]]:
-    """The columns and cells that fit ``width`` terminal cells, and the names left out: the
-    columns of :data:`_DROP_ORDER` go first to last until the table fits, then each is put
-    back, most needed first, where it still fits."""
-    names = [c for c, _ in columns]
-    region = names.index("region")
+def _table_width(headers: list[str], rows: list[list[str]]) -> int:
+    """Cells plus two spaces between columns (a blank written before the cell and the box's
+    blank vertical; nothing at the edges)."""
+    return sum(_widths(headers, rows)) + 2 * (len(headers) - 1)
 
-    def layout(hidden: set[str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
+
+def _short_instance(name: str) -> str:
+    name = name.removeprefix("Standard_")  # every Azure size has it
+    return name if cell_len(name) <= _SHORT_INSTANCE else name[: _SHORT_INSTANCE - 1] + "…"
+
+
+def _suggest_table(
+    title: str,
+    columns: list[tuple[str, str, str]],
+    rows: list[list[str]],
+    places: list[str],
+    width: int | None,
+    notes: list[str],
+) -> Table:
+    """The table, with the columns that fit ``width`` (all when None); what was left out is
+    added to ``notes``. Which columns fit is worked out here from each column's widest cell
+    (rich has no notion of leaving a column out); rich lays out what is kept: every cell on
+    one line (``no_wrap``), justified per column, the region cut with an ellipsis at its
+    ``max_width`` as a last resort, every other column held at its full width
+    (``min_width``)."""
+    names = [c[0] for c in columns]
+    region, instance = names.index("region"), names.index("instance")
+
+    def layout(hidden: set[str]) -> tuple[list[int], list[list[str]]]:
         keep = [i for i, name in enumerate(names) if name not in hidden]
-        cells = rows
+        cells = [list(r) for r in rows]
         if "location" in hidden:
-            cells = [
-                [*r[:region], place, *r[region + 1 :]]
-                for r, place in zip(rows, places, strict=True)
-            ]
-        return [columns[i] for i in keep], [[r[i] for i in keep] for r in cells]
+            for r, place in zip(cells, places, strict=True):
+                r[region] = place
+        if "instance-short" in hidden:
+            for r in cells:
+                r[instance] = _short_instance(r[instance])
+        return keep, [[r[i] for i in keep] for r in cells]
 
-    droppable = [n for n in _DROP_ORDER if n in names or n == "location"]
+    def fits(hidden: set[str]) -> bool:
+        keep, cells = layout(hidden)
+        return width is None or _table_width([columns[i][1] for i in keep], cells) <= width
+
+    droppable = [n for n in _DROP_ORDER if n in names or n in ("location", "instance-short")]
     hidden: list[str] = []
     for name in droppable:
-        if _table_width(*layout(set(hidden))) <= width:
+        if fits(set(hidden)):
             break
         hidden.append(name)
     for name in reversed(list(hidden)):
-        trial = set(hidden) - {name}
-        if _table_width(*layout(trial)) <= width:
+        if fits(set(hidden) - {name}):
             hidden.remove(name)
-    shown_columns, shown_rows = layout(set(hidden))
-    excess = _table_width(shown_columns, shown_rows) - width
-    if excess > 0:  # last resort: shorten region names
-        i = [c for c, _ in shown_columns].index("region")
-        longest = max(cell_len(r[i]) for r in shown_rows)
-        keep_width = max(_MIN_REGION, longest - excess)
-        shown_rows = [[*r[:i], _cut(r[i], keep_width), *r[i + 1 :]] for r in shown_rows]
-    labels = {"location": "region location"}
-    return shown_columns, shown_rows, [labels.get(n, n) for n in _DROP_ORDER if n in hidden]
-
-
-def _cut(text: str, width: int) -> str:
-    return text if cell_len(text) <= width else text[: width - 1] + "…"
+    keep, cells = layout(set(hidden))
+    headers = [columns[i][1] for i in keep]
+    widths = _widths(headers, cells)
+    kept = [names[i] for i in keep]
+    max_widths: dict[str, int] = {}
+    if width is not None and _table_width(headers, cells) > width:  # last resort
+        excess = _table_width(headers, cells) - width
+        max_widths["region"] = max(_MIN_REGION, widths[kept.index("region")] - excess)
+    # The space between columns is written into the cells (a blank before every column but
+    # the first, plus the box's blank vertical) rather than asked of rich as padding: rich
+    # wraps every cell of a padded table in a Padding renderable, a quarter of this table's
+    # render time, and suggest's cold start is a product target.
+    table = Table(title=title, header_style="bold", box=_BOX, show_edge=False, padding=0)
+    for j, (name, header, cell_width) in enumerate(zip(kept, headers, widths, strict=True)):
+        gap = " " if j else ""
+        justify = columns[names.index(name)][2]
+        label = "\n".join(gap + line for line in header.split("\n"))
+        if name in max_widths:  # rich cuts the names with an ellipsis
+            table.add_column(
+                label,
+                justify=justify,  # type: ignore[arg-type]
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=max_widths[name] + len(gap),
+            )
+        else:  # never narrower than its widest cell
+            table.add_column(
+                label,
+                justify=justify,  # type: ignore[arg-type]
+                no_wrap=True,
+                min_width=cell_width + len(gap),
+            )
+    for r in cells:
+        table.add_row(*(Text(c if j == 0 else " " + c) for j, c in enumerate(r)))
+    shown = [n for n in hidden if n != "instance-short" or "instance" not in hidden]
+    if shown:
+        left_out = [_DROP_LABELS.get(n, n) for n in shown if n != "instance-short"]
+        parts = []
+        if left_out:
+            parts.append("not shown at this width: " + ", ".join(left_out))
+        if "instance-short" in shown:
+            parts.append("instance names shortened")
+        notes.append(
+            "; ".join(parts) + " (--wide shows every column, --format csv or json every field)"
+        )
+    return table
 
 
 def _power_range(settings: Any) -> str:
