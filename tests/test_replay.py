@@ -362,3 +362,17 @@ def test_duplicates_in_different_zones_are_fine_but_not_within_one(tmp_path):
     bad = [*ok, "2022-01-01T01:00Z,FR,5"]
     with pytest.raises(BadInputError, match=r"line 6: .* appears twice \(also line 5\)"):
         load_traces(_write(tmp_path / "bad.csv", header, bad))
+
+
+def test_a_trace_for_another_zone_than_the_regions_planned_is_said(cli, tmp_path):
+    rows = [f"2030-01-01T{h:02d}:00Z,ES,{100 + h}" for h in range(24)]
+    path = _write(tmp_path / "es.csv", "datetime,zone,gco2_per_kwh", rows)
+    result = cli(
+        "suggest", "--gpu-hours", "4", "--region", "aws:eu-west-1", "--intensity-file", str(path),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "csv: covers none of the 1 region planned (es.csv has zone(s) es" in result.err
+    same = cli(
+        "suggest", "--gpu-hours", "4", "--region", "aws:eu-south-2", "--intensity-file", str(path)
+    )
+    assert same.code == 0 and "covers none" not in same.err  # Aragon is on zone ES

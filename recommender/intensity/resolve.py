@@ -249,7 +249,8 @@ def resolve(
                     covers = getattr(source, "coverage", lambda: "")()
                     uncovered.append(
                         f"{source.name}: covers none of the {_plural(len(remaining), 'region')} "
-                        f"planned{f' ({covers})' if covers else ''}; they use the static figures"
+                        f"planned{f' ({covers})' if covers else ''}; "
+                        f"{'it uses' if len(remaining) == 1 else 'they use'} the static figures"
                     )
                 continue
             results = fetch_zones(source, list(by_zone), ctx, cache, history=history)

@@ -360,50 +360,11 @@ def _region_mask(frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...]) -> pd.
     return keys.isin(set(pairs))
 
 
-def plan(
-    offers: pd.DataFrame,
-    regions: pd.DataFrame,
-    gpus: pd.DataFrame,
-    job: Job,
-    settings: Settings | None = None,
-    constraints: Constraints | None = None,
-    *,
-    baseline: tuple[str, str] | None = None,
-    top: int | None = 20,
-    all_sizes: bool = False,
-    intensity_fn: IntensityFn | None = None,
-) -> Plan:
-    """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
-    settings = settings or Settings()
-    constraints = constraints or Constraints()
-    # One throughput model: a job sized from FLOPs is already stated in reference-GPU hours,
-    # so every GPU (with or without a BF16 peak) scales by rel_throughput, as for --gpu-hours.
-    ref = gpus.loc[gpus["gpu"] == job.ref_gpu, job.speed_column].dropna()
-    if ref.empty:
-        raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
-    frame = candidate_frame(offers, regions, gpus)
-    candidates = len(frame)
-    steps: list[Step] = []
-    frame = compute_metrics(
-        frame,
-        job,
-        settings,
-        float(ref.iloc[0]),
-        constraints.deadline_hours,
-        intensity_fn,
-        ref_spread=reference_spread(gpus, job.ref_gpu),
-    )
-    frame = frame.assign(
-        single_wall=job.total_ref_gpu_hours / (frame["speed"] * frame["gpu_count"])
-    )
-    base_rows = (
-        frame[(frame["provider"] == baseline[0]) & (frame["region"] == baseline[1])]
-        if (baseline)
-        else None
-    )
-
-    c = constraints
-    masks: list[tuple[str, pd.Series | None, str]] = [
+def _static_masks(
+    frame: pd.DataFrame, job: Job, c: Constraints
+) -> list[tuple[str, pd.Series | None, str]]:
+    """The constraints on what an option is, in the order their steps are reported."""
+    return [
         (
             "provider",
             frame["provider"].isin(c.providers) if c.providers else None,
@@ -437,6 +398,77 @@ def plan(
             frame["market"].isin(c.markets) if set(c.markets) != {"on-demand", "spot"} else None,
             ",".join(c.markets),
         ),
+    ]
+
+
+def _apply_masks(
+    frame: pd.DataFrame,
+    masks: list[tuple[str, pd.Series | None, str]],
+    steps: list[Step],
+    constraints: Constraints,
+) -> pd.DataFrame:
+    """Apply each mask in turn, recording what is left; none left is a NoOptionError."""
+    for name, mask, detail in masks:
+        if mask is None:
+            continue
+        kept = frame[mask.reindex(frame.index, fill_value=False)]
+        step = Step(name, len(kept), detail)
+        steps.append(step)
+        if kept.empty:
+            raise _no_option_error(step, frame, constraints)
+        frame = kept
+    return frame
+
+
+def plan(
+    offers: pd.DataFrame,
+    regions: pd.DataFrame,
+    gpus: pd.DataFrame,
+    job: Job,
+    settings: Settings | None = None,
+    constraints: Constraints | None = None,
+    *,
+    baseline: tuple[str, str] | None = None,
+    top: int | None = 20,
+    all_sizes: bool = False,
+    intensity_fn: IntensityFn | None = None,
+) -> Plan:
+    """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
+    settings = settings or Settings()
+    constraints = constraints or Constraints()
+    # One throughput model: a job sized from FLOPs is already stated in reference-GPU hours,
+    # so every GPU (with or without a BF16 peak) scales by rel_throughput, as for --gpu-hours.
+    ref = gpus.loc[gpus["gpu"] == job.ref_gpu, job.speed_column].dropna()
+    if ref.empty:
+        raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
+    frame = candidate_frame(offers, regions, gpus)
+    candidates = len(frame)
+    steps: list[Step] = []
+    c = constraints
+    # Constraints on what an option is (cloud, region, GPU, memory, market) apply before any
+    # figure is computed, so live intensity is fetched only for the regions allowed. The
+    # baseline region's rows are kept aside for the comparison even when not allowed.
+    in_baseline = (
+        (frame["provider"] == baseline[0]) & (frame["region"] == baseline[1])
+        if baseline
+        else pd.Series(False, index=frame.index)
+    )
+    allowed = _apply_masks(frame, _static_masks(frame, job, c), steps, constraints)
+    frame = compute_metrics(
+        frame[frame.index.isin(allowed.index) | in_baseline],
+        job,
+        settings,
+        float(ref.iloc[0]),
+        constraints.deadline_hours,
+        intensity_fn,
+        ref_spread=reference_spread(gpus, job.ref_gpu),
+    )
+    frame = frame.assign(
+        single_wall=job.total_ref_gpu_hours / (frame["speed"] * frame["gpu_count"])
+    )
+    base_rows = frame[in_baseline.reindex(frame.index).to_numpy()] if baseline else None
+    frame = frame[frame.index.isin(allowed.index)]
+    masks: list[tuple[str, pd.Series | None, str]] = [
         (
             "deadline",
             frame["instances"] <= c.max_instances if c.deadline_hours is not None else None,
@@ -453,15 +485,7 @@ def plan(
             f"{c.max_kgco2e} kg" if c.max_kgco2e is not None else "",
         ),
     ]
-    for name, mask, detail in masks:
-        if mask is None:
-            continue
-        kept = frame[mask.reindex(frame.index, fill_value=False)]
-        step = Step(name, len(kept), detail)
-        steps.append(step)
-        if kept.empty:
-            raise _no_option_error(step, frame, constraints)
-        frame = kept
+    frame = _apply_masks(frame, masks, steps, constraints)
 
     feasible = len(frame)
     # at the ranking's precision, so that a row tied with rank 1 within rounding is not
