@@ -30,6 +30,7 @@ from recommender.cliopts import (
     plan_options,
 )
 from recommender.errors import BadInputError
+from recommender.extras import require
 
 if TYPE_CHECKING:
     from recommender.planner import Job
@@ -96,6 +97,7 @@ def report(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Write a shareable cost-vs-carbon report: HTML, Markdown, PNG/SVG charts and CSV."""
+    require("report")  # before any work: the charts need matplotlib
     from recommender.reports.report import (
         build_report,
         check_target,

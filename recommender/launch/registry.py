@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from recommender.errors import BadInputError
+from recommender.extras import require
 from recommender.launch.base import LaunchBackend
 
 
@@ -50,12 +51,14 @@ def get_backend(name: str, options: BackendOptions | None = None) -> LaunchBacke
 
 
 def _aws(options: BackendOptions) -> LaunchBackend:
+    require("launch", "boto3", "botocore")
     from recommender.launch.aws import AwsBackend
 
     return AwsBackend(profile=options.profile)
 
 
 def _gcp(options: BackendOptions) -> LaunchBackend:
+    require("launch", "google.cloud.compute_v1")
     from recommender.launch.gcp import GcpBackend
 
     return GcpBackend(project=options.project)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recommender.extras import require
 from recommender.planner.core import pareto_mask
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def wants_log(values: pd.Series | np.ndarray) -> bool:
 
 
 def _matplotlib() -> None:
+    require("report")
     import matplotlib
 
     matplotlib.use("Agg", force=False)
