@@ -450,7 +450,12 @@ def _root(
         ),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks for errors (never shows secrets).")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show tracebacks for errors (never shows secrets); accepted anywhere on the "
+            "command line.",
+        ),
     ] = False,
 ) -> None:
     if debug:
@@ -484,7 +489,9 @@ def build_app(only: str | None = None) -> typer.Typer:
         name="carbonplan",
         help="Plan GPU training jobs across AWS, GCP and Azure for the least CO2e within your "
         "budget and deadline. Offline by default, on the shipped data.",
-        add_completion=False,
+        # --install-completion and --show-completion [SHELL]: listed by typer, run by main()
+        # (which lets the shell be named); the _CARBONPLAN_COMPLETE protocol is typer's.
+        add_completion=True,
         no_args_is_help=True,
         pretty_exceptions_enable=False,  # never print locals (they may hold tokens)
         rich_markup_mode=None,
@@ -497,10 +504,15 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 
 def _command_name(args: list[str]) -> str | None:
-    """The sub-command on the command line, if it is one of ours (global options come first)."""
+    """The sub-command on the command line, if it is one of ours (global options come first;
+    none of them takes a value, except the shell after a completion option)."""
+    after_completion = False
     for arg in args:
-        if not arg.startswith("-"):
+        if arg == "--":
+            return None
+        if not arg.startswith("-") and not after_completion:
             return arg if arg in COMMANDS else None
+        after_completion = arg in _COMPLETION_OPTIONS
     return None
 
 
@@ -521,12 +533,49 @@ def _fail(message: str, hint: str, code: int) -> int:
     return code
 
 
+_COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+_COMPLETE_VAR = "_CARBONPLAN_COMPLETE"  # the shell scripts call carbonplan with it set
+
+
+def _completion(option: str, shell: str | None) -> None:
+    """``--show-completion [SHELL]`` prints the completion script, ``--install-completion
+    [SHELL]`` installs it (typer's scripts and places); SHELL defaults to the current shell."""
+    from typer._completion_shared import Shells, _get_shell_name, get_completion_script, install
+
+    shells = [s.value for s in Shells]
+    shell = shell or _get_shell_name()
+    if shell is None:
+        raise BadInputError(
+            "cannot tell which shell this is", f"name it: carbonplan {option} bash (or zsh, fish)"
+        )
+    if shell not in shells:
+        raise BadInputError(f"no completion for shell {shell!r}", f"use {', '.join(shells)}")
+    if option == "--show-completion":
+        typer.echo(
+            get_completion_script(prog_name="carbonplan", complete_var=_COMPLETE_VAR, shell=shell)
+        )
+        return
+    shell, path = install(shell=shell, prog_name="carbonplan", complete_var=_COMPLETE_VAR)
+    typer.echo(f"{shell} completion installed in {path}")
+    typer.echo("it takes effect in new shells (or source that file)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every failure into one error line and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in args
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is global, but accepted anywhere before a "--": it is moved in front
+    end = args.index("--") if "--" in args else len(args)
+    debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in args[:end]
+    if "--debug" in args[:end]:
+        args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
     try:
-        build_app(_command_name(args))(args=args, prog_name="carbonplan", standalone_mode=False)
+        name = _command_name(args)
+        option = next((a for a in args if a in _COMPLETION_OPTIONS), None)
+        if name is None and option is not None and "--help" not in args:
+            rest = args[args.index(option) + 1 :]
+            _completion(option, rest[0] if rest and not rest[0].startswith("-") else None)
+            return int(ExitCode.OK)
+        build_app(name)(args=args, prog_name="carbonplan", standalone_mode=False)
     except CarbonplanError as exc:
         if debug:
             raise
@@ -547,6 +596,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so plainly, without a traceback or locals
         if debug:
             raise
+        from recommender.extras import MissingExtraError, extra_of
+
+        module = exc.name if isinstance(exc, ImportError) else None
+        extra = extra_of(module)
+        if extra is not None:  # an optional package that is installed but does not import
+            missing = MissingExtraError(extra, str(module))
+            return _fail(missing.message, missing.hint, int(missing.exit_code))
         return _fail(
             f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             "rerun with --debug for a traceback and report it",

@@ -44,6 +44,23 @@ def test_option_has_help_and_is_in_the_readme(name, option):
     assert f"`{option}" in README, f"{name} {option} is not in README.md"
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        opt
+        for param in GROUP.params
+        for opt in param.opts
+        if opt.startswith("--") and opt != "--help"
+    ],
+)
+def test_global_option_has_help_and_is_in_the_readme(option):
+    """--version, --debug and the completion options, in the README's Global options."""
+    param = next(p for p in GROUP.params if option in p.opts)
+    assert getattr(param, "help", None), f"{option} has no help"
+    section = README.split("### Global options", 1)[1].split("\n## ", 1)[0]
+    assert f"`{option}" in section, f"{option} is not in README.md's Global options"
+
+
 def test_readme_commands_match_ci():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install -e '.[dev]'" in README and "pip install -e '.[dev]'" in ci
