@@ -562,6 +562,11 @@ def build_request(args: PlanArgs) -> PlanRequest:
         raise BadInputError(f"--max-instances must be between 1 and 1024, got {args.max_instances}")
     if args.no_embodied and given_on_command_line("embodied"):
         raise BadInputError("--embodied and --no-embodied contradict each other", "give one")
+    if args.spot and args.on_demand:
+        raise BadInputError(
+            "--spot and --on-demand contradict each other",
+            "give one of them, or neither to plan on both markets",
+        )
 
     basis = check_basis(args.intensity_basis)
     live = args.intensity.strip().lower() != "static" or args.intensity_file is not None
@@ -574,6 +579,13 @@ def build_request(args: PlanArgs) -> PlanRequest:
     if args.intensity_column is not None and args.intensity_file is None:
         raise BadInputError(
             "--intensity-column names a column of --intensity-file", "give --intensity-file FILE"
+        )
+    static_given = given_on_command_line("intensity") and args.intensity.strip().lower() == "static"
+    if args.intensity_file is not None and static_given:
+        raise BadInputError(
+            "--intensity static and --intensity-file contradict each other: the file replaces "
+            "the shipped annual figures",
+            "drop --intensity static (--intensity-file implies --intensity csv)",
         )
     catalog = load_catalog().with_basis(basis)
     providers = tuple(dict.fromkeys(resolve_provider(p) for p in split_values(args.provider)))
@@ -591,7 +603,7 @@ def build_request(args: PlanArgs) -> PlanRequest:
     gpus = tuple(dict.fromkeys(resolve_gpu(g, catalog.gpus) for g in split_values(args.gpu)))
     baseline = parse_region(args.baseline, catalog.regions) if args.baseline else None
     markets: tuple[str, ...] = ("on-demand", "spot")
-    if args.spot != args.on_demand:
+    if args.spot or args.on_demand:  # never both: refused above
         markets = ("spot",) if args.spot else ("on-demand",)
 
     defaults = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced values
