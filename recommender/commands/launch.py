@@ -684,12 +684,14 @@ def _collect(
     scope: dict[str, list[str] | None], options: Any, explicit: bool
 ) -> tuple[list[InstanceInfo], list[str]]:
     """List instances per provider; a provider the user did not name explicitly that fails
-    (no credentials, no project) becomes a note instead of an error."""
-    from recommender.launch import get_backend
+    (no credentials, no project) becomes a note instead of an error, unless no provider at all
+    could be asked: then an empty list would read as "nothing is running", so it is an error."""
+    from recommender.launch import LaunchFailedError, get_backend
     from recommender.launch.base import BackendError
 
     found: list[InstanceInfo] = []
     notes: list[str] = []
+    failures: list[tuple[str, BackendError | BadInputError]] = []
     for provider, regions in scope.items():
         try:
             found += get_backend(provider, options).list_instances(regions)
@@ -697,13 +699,24 @@ def _collect(
             if explicit:
                 if isinstance(exc, BadInputError):
                     raise
-                from recommender.launch import LaunchFailedError
-
                 raise LaunchFailedError(
                     f"{provider}: cannot list instances: {exc}", exc.hint or None
                 ) from exc
-            notes.append(f"{provider}: skipped ({exc})")
+            failures.append((provider, exc))
+            notes.append(f"{provider}: skipped ({_first_line(exc)})")
+    if failures and len(failures) == len(scope):
+        reasons = "; ".join(f"{p}: {_first_line(exc)}" for p, exc in failures)
+        hints = [exc.hint for _, exc in failures if exc.hint]
+        raise LaunchFailedError(
+            f"cannot list instances: no cloud could be asked ({reasons})",
+            "; or ".join(hints) or "configure credentials for aws or gcp (see the README)",
+        )
     return found, notes
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _float(tags: dict[str, str], key: str) -> float | None:
