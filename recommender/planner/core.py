@@ -252,22 +252,37 @@ _INSTANCE = ["provider", "region", "instance_type"]
 MARKET_COST_COLUMNS = {"spot": "spot_cost_usd", "on-demand": "on_demand_cost_usd"}
 
 
-def combine_markets(options: pd.DataFrame) -> pd.DataFrame:
+def combine_markets(options: pd.DataFrame, top: int | None = None) -> pd.DataFrame:
     """One row per (provider, region, instance type) of ranked ``options``: the row of its
     best-ranked market (the one the objective prefers), with every market's cost side by side
     (``spot_cost_usd``, ``on_demand_cost_usd``; NaN where that market is not among
     ``options``) and the other market's rank (``other_rank``, NaN when there is none). Ranks
-    are kept as they are, so a row's rank is its market's rank in ``options``."""
-    group = options.groupby(_INSTANCE, sort=False).ngroup().to_numpy()
-    keyed = options.assign(_group=group)
-    first = ~keyed.duplicated("_group").to_numpy()
-    best = keyed[first]
-    others = keyed[~first].drop_duplicates("_group").set_index("_group")
-    columns = {"other_rank": best["_group"].map(others["rank"]).astype(float)}
+    are kept as they are, so a row's rank is its market's rank in ``options``. With ``top``,
+    only the first ``top`` such rows (the rest of the frame is not copied: suggest's start-up
+    time)."""
+    group = np.zeros(len(options), dtype=np.int64)  # one integer per instance (factorized)
+    for codes in _codes(options, _INSTANCE):
+        group = group * (int(codes.max(initial=0)) + 1) + codes
+    first = ~pd.Series(group).duplicated().to_numpy()
+    best_pos = np.flatnonzero(first)[:top] if top else np.flatnonzero(first)
+    best_group = group[best_pos]
+    # Work on a few plain columns (the frame is wide; copying it is what costs).
+    ranks = options["rank"].to_numpy(dtype=float)
+    markets = options["market"].to_numpy(dtype=object)
+    costs = options["cost_usd"].to_numpy(dtype=float)
+    order = np.argsort(group, kind="stable")  # rank order within each instance
+
+    def first_where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per best row: ``values`` at its instance's first row where ``mask`` holds."""
+        hit = order[mask[order]]
+        keys, at = np.unique(group[hit], return_index=True)
+        lookup = pd.Series(values[hit[at]], index=keys)
+        return lookup.reindex(best_group).to_numpy(dtype=float)
+
+    columns: dict[str, np.ndarray] = {"other_rank": first_where(~first, ranks)}
     for market, column in MARKET_COST_COLUMNS.items():
-        rows = keyed[keyed["market"] == market].drop_duplicates("_group").set_index("_group")
-        columns[column] = best["_group"].map(rows["cost_usd"]).astype(float)
-    return best.assign(**columns).drop(columns=["_group"]).reset_index(drop=True)
+        columns[column] = first_where(markets == market, costs)
+    return options.iloc[best_pos].reset_index(drop=True).assign(**columns)
 
 
 def architecture(frame: pd.DataFrame) -> np.ndarray:

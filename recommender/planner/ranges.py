@@ -217,13 +217,24 @@ _CORNERS = (np.arange(64)[:, None] >> np.arange(6)[None, :]) & 1  # (64, 6), 1 =
 def _zone_keys(frame: pd.DataFrame) -> np.ndarray:
     """Rows whose intensity moves together: the same grid zone (else region) and the same
     figures."""
-    where = frame["provider"].astype(str) + ":" + frame["region"].astype(str)
-    if "em_zone" in frame:
-        zone = frame["em_zone"].astype("string")
-        where = where.where(zone.isna() | (zone == ""), "zone:" + zone.fillna(""))
-    for column in ("gco2_per_kwh", "gco2_per_kwh_low", "gco2_per_kwh_high"):
-        where = where + "|" + frame[column].astype(float).map(repr)
-    return where.to_numpy()
+    # Plain Python over the (few) rows shown: pandas string operations cost more here.
+    zones = frame["em_zone"].tolist() if "em_zone" in frame else [None] * len(frame)
+    figures = zip(
+        *(
+            frame[c].to_numpy(dtype=float).tolist()
+            for c in ("gco2_per_kwh", "gco2_per_kwh_low", "gco2_per_kwh_high")
+        ),
+        strict=True,
+    )
+    keys = [
+        (f"zone:{zone}" if isinstance(zone, str) and zone else f"{provider}:{region}")
+        + "|"
+        + "|".join(repr(v) for v in values)
+        for provider, region, zone, values in zip(
+            frame["provider"].tolist(), frame["region"].tolist(), zones, figures, strict=True
+        )
+    ]
+    return np.array(keys, dtype=object)
 
 
 def corner_kg(frame: pd.DataFrame, settings: Settings, ref_gpu: str, ref: Spread) -> np.ndarray:

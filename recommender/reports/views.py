@@ -298,7 +298,7 @@ def table_options(plan: Plan, markets: str = "split", top: int | None = None) ->
     if markets not in MARKET_VIEWS:
         raise BadInputError(f"unknown market view {markets!r}", "use combined or split")
     if markets == "combined" and options["market"].nunique() > 1:
-        options = combine_markets(options)
+        options = combine_markets(options, top or None)
     return options.head(top) if top else options
 
 
