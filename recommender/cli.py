@@ -477,6 +477,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("recommender.commands.launch", "down"),
     "replay": ("recommender.commands.replay", "replay"),
     "config": ("recommender.commands.config", "config"),
+    "cache": ("recommender.commands.cache", "cache"),
 }
 
 

@@ -6,18 +6,27 @@ a failing source can fall back to what it said before. Only figures are stored: 
 password or token.
 
 Concurrent processes are safe: WAL journal, a busy timeout, and each write in one
-transaction. A file that is not a readable database is deleted and rebuilt with a warning;
-any other trouble turns the cache off for the run (with a warning), never fails the command.
+transaction. They also share fetches: a process about to fetch a key takes a lease on it (a
+row with an expiry, so a crashed holder's lease lapses); the others wait for the holder's
+answer in the cache, or its failure, instead of asking the API too (single-flight). Entries
+older than ``keep_s`` are pruned on write. A file that is not a readable database is deleted
+and rebuilt with a warning; any other trouble turns the cache off for the run (with a
+warning), never fails the command.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from recommender.intensity.model import Point, ZoneSeries, iso, parse_time
+from recommender.intensity.model import Point, ZoneSeries, iso, parse_time, utc
 
 SCHEMA_VERSION = 1
 FILENAME = "intensity.sqlite3"
@@ -35,9 +44,30 @@ CREATE TABLE IF NOT EXISTS points (
     fetched_at TEXT NOT NULL,
     PRIMARY KEY (source, zone, signal, time, kind)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    source TEXT NOT NULL, zone TEXT NOT NULL, signal TEXT NOT NULL,
+    holder TEXT NOT NULL, expires_at REAL NOT NULL, state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '', auth INTEGER NOT NULL DEFAULT 0,
+    access INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, zone, signal)
+);
 """
+#: (source, zone, signal): what one fetch and one lease are about.
+Key = tuple[str, str, str]
+#: Entries fetched longer ago than this are deleted on write (the default ``keep_s``).
+KEEP_S = 7 * 24 * 3600.0
 # Points older than this before a fetch are not read back (a series needs 24 h of history).
 _LOOKBACK = timedelta(hours=26)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Another process's lease on a key: ``held`` (fetching) or ``failed`` (with the fault)."""
+
+    state: str
+    reason: str = ""
+    auth: bool = False
+    access: bool = False
 
 
 def default_path() -> Path:
@@ -49,9 +79,17 @@ def default_path() -> Path:
 class IntensityCache:
     """Read and write fetched series. Used from one thread; other processes may share it."""
 
-    def __init__(self, path: Path | None = None, warn: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        path: Path | None = None,
+        warn: Callable[[str], None] | None = None,
+        *,
+        keep_s: float = KEEP_S,
+    ):
         self.path = path or default_path()
         self.warn = warn or (lambda message: None)
+        self.keep_s = keep_s
+        self._holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # whose leases are ours
         self._conn: sqlite3.Connection | None = None
         self.disabled = False
         self.hits = 0
@@ -164,9 +202,11 @@ class IntensityCache:
         max_age: float,
         *,
         history: bool = False,
+        count: bool = True,
     ) -> ZoneSeries | None:
         """The series last fetched for this key if it is at most ``max_age`` seconds old
-        (and has history when that is asked for)."""
+        (and has history when that is asked for). ``count=False``: a poll while waiting on
+        another process's fetch, not counted as a miss."""
 
         def read(conn: sqlite3.Connection) -> ZoneSeries | None:
             row = conn.execute(
@@ -207,19 +247,25 @@ class IntensityCache:
         result = self._guard(read)
         series = result if isinstance(result, ZoneSeries) else None
         if series is None:
-            self.misses += 1
+            self.misses += int(count)
         else:
             self.hits += 1
         return series
 
     def store(self, series_list: Iterable[ZoneSeries]) -> None:
-        """Keep these series (one transaction)."""
+        """Keep these series (one transaction), and delete entries fetched more than
+        ``keep_s`` before now (or before the newest of these, if that is earlier)."""
         items = list(series_list)
         if not items:
             return
+        newest = max(utc(s.fetched_at) for s in items)
+        cutoff = iso(min(datetime.now(UTC), newest) - timedelta(seconds=self.keep_s))
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM fetches WHERE fetched_at < ?", (cutoff,))
+            conn.execute("DELETE FROM points WHERE fetched_at < ?", (cutoff,))
+            conn.execute("DELETE FROM leases WHERE expires_at < ?", (time.time(),))
             for s in items:
                 fetched = iso(s.fetched_at)
                 conn.execute(
@@ -249,6 +295,137 @@ class IntensityCache:
             conn.execute("COMMIT")
 
         self._guard(write)
+
+    # -- leases: one fetch per key among processes ----------------------------------------
+
+    def claim(self, keys: Collection[Key], lease_s: float) -> set[Key]:
+        """Take a lease of ``lease_s`` seconds on each key that nobody holds (or whose lease
+        lapsed); the keys taken. Without a usable cache every key is the caller's."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return set()
+
+        def take(conn: sqlite3.Connection) -> set[Key]:
+            now = time.time()
+            taken: set[Key] = set()
+            conn.execute("BEGIN IMMEDIATE")
+            for key in wanted:
+                row = conn.execute(
+                    "SELECT expires_at FROM leases WHERE source = ? AND zone = ? AND signal = ?",
+                    key,
+                ).fetchone()
+                if row is not None and row[0] > now:
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO leases (source, zone, signal, holder, expires_at, "
+                    "state) VALUES (?, ?, ?, ?, ?, 'held')",
+                    (*key, self._holder, now + lease_s),
+                )
+                taken.add(key)
+            conn.execute("COMMIT")
+            return taken
+
+        result = self._guard(take)
+        return result if isinstance(result, set) else set(wanted)
+
+    def release(
+        self,
+        keys: Iterable[Key],
+        failures: Mapping[Key, tuple[str, bool, bool]] | None = None,
+        hold_s: float = 0.0,
+    ) -> None:
+        """Give up our leases on ``keys``. A key in ``failures`` (reason, auth, access) stays
+        marked as failed for ``hold_s`` seconds, so processes waiting on it take the fault
+        instead of asking a failing API again."""
+        items = list(dict.fromkeys(keys))
+        failures = failures or {}
+        if not items:
+            return
+
+        def write(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            for key in items:
+                where = "source = ? AND zone = ? AND signal = ? AND holder = ?"
+                if key in failures and hold_s > 0:
+                    reason, auth, access = failures[key]
+                    conn.execute(
+                        "UPDATE leases SET state = 'failed', expires_at = ?, reason = ?, "
+                        f"auth = ?, access = ? WHERE {where}",
+                        (now + hold_s, reason, int(auth), int(access), *key, self._holder),
+                    )
+                else:
+                    conn.execute(f"DELETE FROM leases WHERE {where}", (*key, self._holder))
+            conn.execute("COMMIT")
+
+        self._guard(write)
+
+    def lease_state(self, key: Key) -> Lease | None:
+        """The live lease on ``key``: held while another fetch of it runs, failed for a while
+        after that fetch failed; None when nobody holds it (the caller may claim it)."""
+
+        def read(conn: sqlite3.Connection) -> Lease | None:
+            row = conn.execute(
+                "SELECT state, expires_at, reason, auth, access FROM leases "
+                "WHERE source = ? AND zone = ? AND signal = ?",
+                key,
+            ).fetchone()
+            if row is None or row[1] <= time.time():
+                return None
+            return Lease(str(row[0]), str(row[2]), bool(row[3]), bool(row[4]))
+
+        result = self._guard(read)
+        return result if isinstance(result, Lease) else None
+
+    # -- carbonplan cache info -------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """Entries per source, the oldest and newest fetch, and the size of the files."""
+        size = sum(
+            Path(str(self.path) + suffix).stat().st_size
+            for suffix in ("", "-wal", "-shm")
+            if Path(str(self.path) + suffix).is_file()
+        )
+        empty: dict[str, Any] = {
+            "file": str(self.path),
+            "bytes": size,
+            "entries": 0,
+            "points": 0,
+            "sources": {},
+            "oldest": None,
+            "newest": None,
+        }
+        if not self.path.is_file():
+            return empty
+
+        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+            per_source = conn.execute(
+                "SELECT source, COUNT(*) FROM fetches GROUP BY source ORDER BY source"
+            ).fetchall()
+            span = conn.execute("SELECT MIN(fetched_at), MAX(fetched_at) FROM fetches").fetchone()
+            points = conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            return {
+                **empty,
+                "entries": sum(n for _, n in per_source),
+                "points": int(points),
+                "sources": {str(source): int(n) for source, n in per_source},
+                "oldest": span[0],
+                "newest": span[1],
+            }
+
+        result = self._guard(read)
+        return result if isinstance(result, dict) else empty
+
+    def remove(self) -> list[Path]:
+        """Delete the cache's files; the ones that existed."""
+        self.close()
+        removed = []
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path = Path(str(self.path) + suffix)
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        return removed
 
 
 def _looks_corrupt(exc: sqlite3.Error) -> bool:

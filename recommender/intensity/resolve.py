@@ -26,7 +26,7 @@ from recommender.intensity.registry import FetchContext, IntensitySource, get_so
 from recommender.intensity.settings import IntensitySettings, load_settings
 
 if TYPE_CHECKING:
-    from recommender.intensity.cache import IntensityCache
+    from recommender.intensity.cache import IntensityCache, Key
 
 Warn = Callable[[str], None]
 PROGRESS_AFTER_S = 1.0
@@ -111,6 +111,8 @@ class Resolution:
     """What answered for each region, and what went wrong on the way."""
 
     answers: dict[str, ZoneSeries | None]  # target key -> series (None: static)
+    # Every warning line, the cache's own included: a resolution made without ``warn`` (the
+    # prefetch) carries them to whoever uses it.
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
     cache_hits: int = 0
@@ -147,7 +149,11 @@ def fetch_zones(
     history: bool = False,
 ) -> dict[str, ZoneSeries | SourceFault]:
     """Each zone's series from the cache (within the TTL) or the source (concurrently), else
-    its last cached series up to ``stale_max_s`` old, marked stale; else the fault."""
+    its last cached series up to ``stale_max_s`` old, marked stale; else the fault.
+
+    Single-flight among processes: a zone another process is fetching (it holds the lease in
+    the cache) is not asked again; this waits for that answer, or that failure, in the cache,
+    at most until the lease lapses (then fetches it itself)."""
     settings = ctx.settings
     use_cache = cache is not None and source.needs_network
     out: dict[str, ZoneSeries | SourceFault] = {}
@@ -165,6 +171,21 @@ def fetch_zones(
     if not todo:
         return out
 
+    def key(zone: str) -> Key:
+        return (source.name, zone, source.signal)
+
+    shared = cache if use_cache else None
+    # Long enough for the holder's slowest fetch (every attempt timing out, queued behind the
+    # other zones for a worker); a lease that lapses early costs one more request, no more.
+    per_fetch_s = (settings.timeout_s + settings.backoff_s + settings.retry_after_max_s) * (
+        settings.retries + 1
+    )
+    lease_s = per_fetch_s * -(-len(todo) // max(1, settings.workers)) + 5.0
+    fail_hold_s = min(_FAILURE_SHARED_S, settings.ttl_s)
+    mine = shared.claim([key(z) for z in todo], lease_s) if shared else {key(z) for z in todo}
+    waiting = [z for z in todo if key(z) not in mine]
+    wait_until = time.monotonic() + lease_s + 1.0
+
     shared_fault: list[SourceFault] = []  # a fault every later zone would hit too
     lock = threading.Lock()
 
@@ -180,38 +201,101 @@ def fetch_zones(
                     shared_fault.append(fault)
             raise
 
-    fresh: list[ZoneSeries] = []
     workers = max(1, min(settings.workers, len(todo)))
     started = time.monotonic()
     progress = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name) as pool:
-        futures: dict[Future[ZoneSeries], str] = {pool.submit(task, z): z for z in todo}
+        futures: dict[Future[ZoneSeries], str] = {
+            pool.submit(task, z): z for z in todo if key(z) in mine
+        }
         pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            for future in done:
-                zone = futures[future]
-                try:
-                    series = future.result()
-                except SourceFault as fault:
-                    out[zone] = fault
-                else:
-                    out[zone] = series
-                    fresh.append(series)
-            if progress is None and pending and time.monotonic() - started > PROGRESS_AFTER_S:
-                progress = _progress(len(todo), f"fetching {source.name}")
-            if progress is not None:
-                progress.update(progress.task_ids[0], completed=len(todo) - len(pending))
+        try:
+            while pending or waiting:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                if not done and not pending:
+                    time.sleep(0.1)  # only waiting on other processes
+                answered: list[ZoneSeries] = []
+                failed: dict[Key, tuple[str, bool, bool]] = {}
+                for future in done:
+                    zone = futures[future]
+                    try:
+                        series = future.result()
+                    except SourceFault as fault:
+                        out[zone] = fault
+                        failed[key(zone)] = (fault.reason, fault.auth, fault.access)
+                    else:
+                        out[zone] = series
+                        answered.append(series)
+                if shared is not None and done:
+                    # Stored and released as they come, so waiting processes go on at once.
+                    shared.store(answered)
+                    shared.release([key(futures[f]) for f in done], failed, fail_hold_s)
+                if waiting and shared is not None:
+                    waiting, taken = _poll_others(
+                        shared, waiting, key, ctx, history, out, lease_s, wait_until
+                    )
+                    for zone in taken:
+                        future = pool.submit(task, zone)
+                        futures[future] = zone
+                        pending.add(future)
+                if progress is None and pending and time.monotonic() - started > PROGRESS_AFTER_S:
+                    progress = _progress(len(todo), f"fetching {source.name}")
+                if progress is not None:
+                    progress.update(
+                        progress.task_ids[0], completed=len(todo) - len(pending) - len(waiting)
+                    )
+        finally:
+            if shared is not None:  # an interrupt: let the other processes fetch
+                shared.release([key(futures[f]) for f in pending])
     if progress is not None:
         progress.stop()
     if use_cache and cache is not None:
-        cache.store(fresh)
         for zone, result in list(out.items()):
             if isinstance(result, SourceFault):
                 stale = cache.load(source.name, zone, source.signal, ctx.now, settings.stale_max_s)
                 if stale is not None:
                     out[zone] = stale.as_stale(result.reason)
     return out
+
+
+# How long a failed fetch stands for the processes that waited on it (at most the TTL): a
+# failing API is asked once by a crowd of processes, and again by the next run.
+_FAILURE_SHARED_S = 30.0
+
+
+def _poll_others(
+    cache: IntensityCache,
+    waiting: list[str],
+    key: Callable[[str], Key],
+    ctx: FetchContext,
+    history: bool,
+    out: dict[str, ZoneSeries | SourceFault],
+    lease_s: float,
+    wait_until: float,
+) -> tuple[list[str], list[str]]:
+    """One look at the zones other processes are fetching: their answer from the cache (into
+    ``out``), their failure (likewise), or the lease if it was given up or lapsed. The zones
+    still waiting, and those to fetch now."""
+    still: list[str] = []
+    taken: list[str] = []
+    for zone in waiting:
+        source, _, signal = key(zone)
+        hit = cache.load(
+            source, zone, signal, ctx.now, ctx.settings.ttl_s, history=history, count=False
+        )
+        if hit is not None:
+            out[zone] = hit
+            continue
+        lease = cache.lease_state(key(zone))
+        if lease is not None and lease.state == "failed":
+            out[zone] = SourceFault(lease.reason, auth=lease.auth, access=lease.access)
+        elif lease is None and cache.claim([key(zone)], lease_s):
+            taken.append(zone)
+        elif time.monotonic() > wait_until:
+            taken.append(zone)  # waited as long as a fetch may take: ask without the lease
+        else:
+            still.append(zone)
+    return still, taken
 
 
 def resolve(
@@ -228,10 +312,12 @@ def resolve(
     settings = chain.settings
     ctx = ctx or FetchContext(settings=settings, now=utc(now or datetime.now(UTC)))
     own_cache = cache is None and any(s.needs_network for s in chain.sources)
+    cache_notes: list[str] = []  # the cache's own warnings: part of the Resolution
     if own_cache:
-        from recommender.intensity.cache import IntensityCache
+        from recommender.intensity.cache import KEEP_S, IntensityCache
 
-        cache = IntensityCache(warn=warn)
+        keep_s = max(KEEP_S, settings.stale_max_s)
+        cache = IntensityCache(warn=cache_notes.append, keep_s=keep_s)
     answers: dict[str, ZoneSeries | None] = {t.key: None for t in targets}
     faults: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # -> (key, zone)
     remaining = list(dict.fromkeys(targets))
@@ -277,7 +363,7 @@ def resolve(
         ctx.close()
         if own_cache and cache is not None:
             cache.close()
-    warnings = uncovered + _warnings(faults, answers)
+    warnings = list(dict.fromkeys(cache_notes)) + uncovered + _warnings(faults, answers)
     secrets = settings.secrets()
     warnings = [_scrub(w, secrets) for w in warnings]
     if warn is not None:
