@@ -9,9 +9,10 @@ weighted by the fraction used). NaN marks a period with no data: no window may u
 
 - :func:`best_contiguous` - the window of length L with the least mean, among all starts
   ``s`` with ``s + L <= end``: cumulative sums, O(T) per row.
-- :func:`best_interruptible` - the cheapest periods before ``end`` that hold L periods of
-  work plus a restart overhead for every pause: a sort per row, O(T log T); never worse
-  than the contiguous window (which it falls back to).
+- :func:`best_interruptible` - the cheapest pause/resume schedule before ``end`` that holds
+  L periods of work plus a restart overhead for every pause: exact (a dynamic programme over
+  periods x blocks x whole periods, O(T x K x C) per row); never worse than the contiguous
+  window (its one-block case).
 - :class:`ShiftedIntensity` - the planner hook (:data:`recommender.planner.core.IntensityFn`)
   that gives each option its own best window of a live or forecast series.
 """
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 CHECKPOINT_MINUTES = 5.0
 _EPS = 1e-9  # periods: lengths and ends this close to a whole period count as whole
 _REL_TIE = 1e-9  # windows within this relative difference tie; the earliest wins
-_MAX_ROUNDS = 12  # fix-point rounds of the overhead accounting in best_interruptible
+_TRACE_BYTES = 64 << 20  # best_interruptible: trace-back bits held at once (rows in chunks)
 
 
 def _rows(values: np.ndarray) -> np.ndarray:
@@ -199,62 +200,231 @@ class Schedule:
         return np.where(on.any(axis=1), last + part, 0.0)
 
 
-def _cheapest(
-    order: np.ndarray, sorted_cap: np.ndarray, cum_cap: np.ndarray, need: np.ndarray
+def _partial_runs(length: np.ndarray, over: np.ndarray, blocks: int) -> tuple[np.ndarray, ...]:
+    """For 1..``blocks`` blocks (R x K): the run time ``L + (k - 1) x overhead``, the whole
+    periods before the last one used (``ceil(run) - 1``) and that last period's weight (0, 1]."""
+    k = np.arange(1, blocks + 1)[None, :]
+    run = length[:, None] + (k - 1) * over[:, None]
+    whole = np.maximum(np.ceil(run - _EPS) - 1, 0).astype(np.int64)
+    return run, whole, np.minimum(run - whole, 1.0)
+
+
+def _layers(
+    length: np.ndarray, over: np.ndarray, most: np.ndarray, periods: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For :func:`_exact`: the whole periods and last weight per row and block count (R x K+1),
+    and per j the largest whole-period count c worth computing for j blocks (index j)."""
+    kmax = int(most.max(initial=0))
+    _, whole, part = _partial_runs(length, over, kmax + 1)
+    live = np.arange(1, kmax + 2)[None, :] <= most[:, None]
+    top = np.where(live, whole, -1).max(axis=0, initial=-1)  # per k: the most any row needs
+    need = np.zeros(kmax + 2, dtype=np.int64)
+    for j in range(kmax, 0, -1):
+        # layer j ends k = j blocks (the last period extends block j) and, through P, feeds
+        # k = j + 1 (the last period alone) and layer j + 1
+        later = max(int(top[j]), int(need[j + 1]) - 1) if j < kmax else -1
+        need[j] = max(int(top[j - 1]), later)
+    return whole, part, np.minimum(need, periods)
+
+
+def _states(length: np.ndarray, over: np.ndarray, most: np.ndarray, periods: int) -> int:
+    """How many (j, c) pairs :func:`_exact` computes for these rows."""
+    need = _layers(length, over, most, periods)[2]
+    return int(sum(max(0, int(need[j]) - j + 1) for j in range(1, len(need))))
+
+
+def _most_blocks(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, bound: np.ndarray
 ) -> np.ndarray:
-    """Fill the cheapest periods first (fractional knapsack): weights in period order."""
-    used = np.clip(need[:, None] - (cum_cap - sorted_cap), 0.0, sorted_cap)
-    weights = np.zeros_like(used)
-    np.put_along_axis(weights, order, used, axis=1)
-    return weights
+    """The most blocks an optimal schedule of each row can have (0: none fits).
+
+    k blocks need ``ceil(run_k) - 1 >= k - 1`` whole periods and ``2k - 1`` periods in all;
+    and a k-block schedule runs ``run_k`` periods, so it costs at least the cheapest
+    ``run_k`` of capacity (fractional knapsack, valid for any sign): where that is not below
+    ``bound`` (a cost some schedule reaches) more blocks cannot be strictly cheaper."""
+    rows, periods = v.shape
+    cap = np.clip(end[:, None] - np.arange(periods)[None, :], 0.0, 1.0)
+    cap = np.where(np.isfinite(v), cap, 0.0)
+    limit = max(1, (periods + 1) // 2)
+    run, whole, _ = _partial_runs(length, over, limit)
+    k = np.arange(1, limit + 1)[None, :]
+    possible = (whole >= k - 1) & (run <= cap.sum(axis=1)[:, None] + _EPS)
+    order = np.argsort(np.where(cap > 0, v, np.inf), axis=1, kind="stable")
+    c = np.take_along_axis(cap, order, axis=1)
+    spent = np.where(c > 0, c * np.take_along_axis(v, order, axis=1), 0.0)
+    cost = np.concatenate((np.zeros((rows, 1)), np.cumsum(spent, axis=1)), axis=1)
+    size = np.concatenate((np.zeros((rows, 1)), np.cumsum(c, axis=1)), axis=1)
+    out = np.zeros(rows, dtype=np.int64)
+    for r in range(rows):
+        if not length[r] > 0:
+            continue
+        lower = np.interp(run[r], size[r], cost[r])
+        tol = _REL_TIE * (abs(bound[r]) + 1.0) if np.isfinite(bound[r]) else 0.0
+        ok = possible[r] & (lower < bound[r] - tol)
+        if ok.any():
+            out[r] = int(np.flatnonzero(ok)[-1]) + 1
+    return out
+
+
+def _exact(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, most: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest schedule of each row with at most ``most`` blocks (see
+    :func:`best_interruptible` for the model): weights (R x T) and blocks (0: none fits).
+
+    Dynamic programme over periods x (blocks so far j, whole periods so far c), vectorised over
+    rows and periods, one (j, c) pair at a time. ``A[j, c][u]``: least cost of j blocks of c
+    whole periods whose last block ends with period u; ``P`` its running minimum over u.
+    ``A[j, c][u] = v[u] + min(A[j, c - 1][u - 1], P[j - 1, c - 1][u - 2])`` (extend the block,
+    or start block j after a gap of at least one period). The job's last period, of weight
+    w_k, then either extends block k (``A[k, m_k][p - 1] + w_k v[p]``) or is block k on its
+    own (``P[k - 1, m_k][p - 2] + w_k v[p]``). Two bits per state (started here; running
+    minimum improved here) let each row's schedule be traced back."""
+    rows, periods = v.shape
+    weights = np.zeros((rows, periods))
+    chosen = np.zeros(rows, dtype=np.int64)
+    kmax = int(most.max(initial=0))
+    if kmax == 0 or periods == 0:
+        return weights, chosen
+    index = np.arange(periods)
+    whole_v = np.where(np.isfinite(v) & (index[None, :] + 1 <= end[:, None] + _EPS), v, np.inf)
+    last_v = np.where(np.isfinite(v), v, np.inf)
+    whole, part, need = _layers(length, over, most, periods)
+    live = np.arange(1, kmax + 2)[None, :] <= most[:, None]
+
+    best = np.full(rows, np.inf)
+    final: list[tuple[int, int, int]] = [(0, 0, -1)] * rows  # (k, kind 0 adjacent 1 alone, u)
+    started: dict[tuple[int, int], np.ndarray] = {}
+    improved: dict[tuple[int, int], np.ndarray] = {}
+
+    def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray) -> None:
+        # cost: (R, T) by the last period p; the earliest p wins within a row, fewer blocks
+        # win across (k grows), within the tie tolerance
+        if not rows_k.any():
+            return
+        w = part[:, k - 1]
+        fits = (index[None, :] + w[:, None] <= end[:, None] + _EPS) & rows_k[:, None]
+        total = np.where(fits, cost + w[:, None] * last_v, np.inf)
+        total = np.where(np.isnan(total), np.inf, total)
+        p = np.argmin(total, axis=1)
+        value = total[np.arange(rows), p]
+        tol = _REL_TIE * (np.abs(np.where(np.isfinite(best), best, 0.0)) + 1.0)
+        for r in np.flatnonzero(np.isfinite(value) & (value < best - tol)):
+            best[r] = value[r]
+            final[r] = (k, kind, int(p[r]))
+
+    # arrays by period u carry two leading columns of inf: column u + 2 is period u, so the
+    # period before (extend) and the one two before (after a gap) are views, not copies
+    pad = np.full((rows, 2), np.inf)
+    # a job that fits in its last period alone: no whole periods, one block
+    finish(np.zeros((rows, periods)), 1, 1, live[:, 0] & (whole[:, 0] == 0))
+    previous: dict[int, np.ndarray] = {}  # P[j - 1, c] by c, padded
+    for j in range(1, kmax + 1):
+        current: dict[int, np.ndarray] = {}
+        a = np.empty(0)
+        for c in range(j, int(need[j]) + 1):
+            after_gap: np.ndarray | None
+            if j == 1:
+                after_gap = np.zeros((rows, periods)) if c == 1 else None
+            else:
+                low = previous.get(c - 1)
+                after_gap = None if low is None else low[:, :-2]
+            nxt = np.empty((rows, periods + 2))
+            nxt[:, :2] = pad
+            body = nxt[:, 2:]
+            if c == j:  # every block so far one period long: block j starts here
+                new = np.ones((rows, periods), dtype=bool)
+                if after_gap is None:
+                    body[:] = np.inf
+                else:
+                    np.add(whole_v, after_gap, out=body)
+            else:
+                extend = a[:, 1:-1]
+                if after_gap is None:
+                    new = np.zeros((rows, periods), dtype=bool)
+                    np.add(whole_v, extend, out=body)
+                else:
+                    new = after_gap < extend
+                    np.minimum(after_gap, extend, out=body)
+                    body += whole_v
+            a = nxt
+            run_min = np.minimum.accumulate(a, axis=1)
+            started[(j, c)] = new
+            improved[(j, c)] = body < run_min[:, 1:-1]
+            current[c] = run_min
+            # the last period extends block j
+            finish(a[:, 1:-1], j, 0, live[:, j - 1] & (whole[:, j - 1] == c))
+            # the last period is block j + 1 on its own
+            if j < kmax:
+                finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c))
+        previous = current
+
+    for r in np.flatnonzero(np.isfinite(best)):
+        k, kind, p = final[r]
+        weights[r, p] = part[r, k - 1]
+        chosen[r] = k
+        c = int(whole[r, k - 1])
+        j = k if kind == 0 else k - 1
+        u = p - 1 if kind == 0 else -1
+        if kind == 1 and j > 0:  # the best earlier end of j blocks, at most p - 2
+            u = int(np.flatnonzero(improved[(j, c)][r, : p - 1])[-1])
+        while j > 0:
+            weights[r, u] = 1.0
+            if started[(j, c)][r, u]:
+                j, c = j - 1, c - 1
+                if j > 0:
+                    u = int(np.flatnonzero(improved[(j, c)][r, : u - 1])[-1])
+            else:
+                c, u = c - 1, u - 1
+    return weights, chosen
 
 
 def best_interruptible(
     values: np.ndarray, length: Any, end: Any = None, overhead: Any = 0.0
 ) -> Schedule:
-    """Each row's cheapest set of periods before ``end`` holding ``length`` periods of work
-    plus ``overhead`` periods for every pause (restart after a checkpoint).
+    """Each row's cheapest schedule before ``end`` holding ``length`` periods of work plus
+    ``overhead`` periods of run time for every pause (restart after a checkpoint): exact.
 
-    The cheapest periods are taken first (a partly used period counts by its fraction). A
-    pause costs run time, so the amount to take depends on how many pauses the choice makes:
-    the count is iterated to a fixed point, keeping the cheapest choice whose run time covers
-    its own overheads. Rows where that is no cheaper than the best contiguous window (or
-    where no choice fits) keep the contiguous window: never worse than not pausing."""
+    The model. The job runs in blocks (maximal runs of time it runs), each a contiguous
+    interval of time: every block starts on a period boundary and every block but the last
+    ends on one (the job is paused or resumed at a period's start: the data's resolution);
+    the last block ends when the work is done, inside a period if need be. With k blocks the
+    machines run ``L + (k - 1) x overhead`` periods, so the last period used has weight
+    ``w_k = run - (ceil(run) - 1)`` in (0, 1] and every other one weight 1. Nothing runs
+    after ``end`` or in a period without data. The cost is the integral of the step function,
+    ``sum(intensity x weight)``. One block is :func:`best_contiguous`'s window (whose windows
+    also start on a boundary and end inside the last period), so the result is never worse;
+    rows whose best is one block keep exactly that window (``interrupted`` False). Among
+    equal costs, fewer pauses win, then the earlier finish.
+
+    The search is the exact dynamic programme of :func:`_exact`, O(T x K x C) per row for T
+    periods, at most K blocks and C whole periods (C ~ L + (K - 1) x overhead); K is bounded
+    by the blocks that fit and by the least cost of the run time k blocks need (the cheapest
+    ``run_k`` of capacity) against the contiguous window's."""
     v = _rows(values)
     rows, periods = v.shape
     length_r = _per_row(length, rows)
     end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
-    over = _per_row(overhead, rows)
+    over = np.maximum(_per_row(overhead, rows), 0.0)
     contiguous = best_contiguous(v, length_r, end_r)
     base_w = contiguous_weights(periods, contiguous.start, length_r)
     base_w = np.where(contiguous.feasible[:, None], base_w, 0.0)
     filled = np.where(np.isfinite(v), v, 0.0)
 
-    cap = np.clip(end_r[:, None] - np.arange(periods)[None, :], 0.0, 1.0)
-    cap = np.where(np.isfinite(v), cap, 0.0)
-    key = np.where(cap > 0, v, np.inf)
-    order = np.argsort(key, axis=1, kind="stable")  # ties: the earlier period first
-    sorted_cap = np.take_along_axis(cap, order, axis=1)
-    cum_cap = np.cumsum(sorted_cap, axis=1)
-    total_cap = cum_cap[:, -1] if periods else np.zeros(rows)
-
+    base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
+    most = _most_blocks(v, length_r, end_r, over, base_sum)
+    # rows that may gain from pausing, in chunks whose trace-back bits fit the budget
+    todo = np.flatnonzero((most >= 2) | (~np.isfinite(base_sum) & (most >= 1)))
     best_w = np.zeros_like(v)
     best_sum = np.full(rows, np.inf)
-    assumed = np.ones(rows, dtype=np.int64)  # blocks the overhead was counted for
-    for _ in range(_MAX_ROUNDS):
-        need = length_r + (assumed - 1) * over
-        weights = _cheapest(order, sorted_cap, cum_cap, need)
-        blocks = _blocks(weights)
-        fits = (need <= total_cap + _EPS) & (blocks <= assumed)
-        cost = (weights * filled).sum(axis=1)
-        better = fits & (cost < best_sum)
-        best_w = np.where(better[:, None], weights, best_w)
-        best_sum = np.where(better, cost, best_sum)
-        if np.array_equal(blocks, assumed):
-            break
-        assumed = np.where(blocks > assumed, blocks, np.maximum(blocks, 1))
+    per_row = max(1, _states(length_r[todo], over[todo], most[todo], periods) * periods * 2)
+    step = max(1, _TRACE_BYTES // per_row)
+    for i in range(0, len(todo), step):
+        chunk = todo[i : i + step]
+        w, blocks = _exact(v[chunk], length_r[chunk], end_r[chunk], over[chunk], most[chunk])
+        best_w[chunk] = w
+        best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
 
-    base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
     tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
     use_split = np.isfinite(best_sum) & (best_sum < base_sum - tolerance)
     weights = np.where(use_split[:, None], best_w, base_w)
@@ -265,7 +435,7 @@ def best_interruptible(
         sum=total,
         length=length_r,
         pauses=np.where(np.isfinite(total), pauses, 0),
-        interrupted=use_split,
+        interrupted=use_split & (pauses > 0),
     )
 
 

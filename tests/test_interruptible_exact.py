@@ -1,0 +1,173 @@
+"""The interruptible schedule (recommender.planner.timing.best_interruptible) against an
+exhaustive search on small random cases, with and without a restart overhead (issues 13, 18).
+
+The model both solve: the job runs in blocks (maximal runs of used periods); every period it
+uses is used whole except the last one, which holds what is left of the run time
+``L + (blocks - 1) x overhead`` (a weight in (0, 1]); nothing runs after ``end`` or in a period
+without data; the cost is ``sum(intensity x weight)``. The oracle below enumerates every set
+of periods directly and shares no code with the planner.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recommender.planner.timing import best_contiguous, best_interruptible
+
+TOL = 1e-9
+
+
+def _runs(used: list[int]) -> int:
+    """How many maximal runs of consecutive periods a sorted list of periods has."""
+    return sum(1 for i, t in enumerate(used) if i == 0 or used[i - 1] != t - 1)
+
+
+def _cost_of(values: list[float], used: list[int], length: float, end: float, overhead: float):
+    """The cost of running in exactly the periods ``used`` (sorted), or None where that set is
+    not a schedule of the model: every period but the last whole, the last one holding the rest
+    of the run time, all before ``end`` and with data."""
+    if not used or any(math.isnan(values[t]) for t in used):
+        return None
+    blocks = _runs(used)
+    run = length + (blocks - 1) * overhead
+    *whole, last = used
+    part = run - len(whole)
+    if not (TOL < part <= 1 + TOL):
+        return None
+    if any(t + 1 > end + TOL for t in whole) or last + part > end + TOL:
+        return None
+    return sum(values[t] for t in whole) + min(part, 1.0) * values[last]
+
+
+def oracle(values: list[float], length: float, end: float, overhead: float) -> float:
+    """The least cost over every subset of periods (``inf`` when none is a schedule)."""
+    best = math.inf
+    periods = len(values)
+    for mask in range(1, 1 << periods):
+        used = [t for t in range(periods) if mask >> t & 1]
+        cost = _cost_of(values, used, length, end, overhead)
+        if cost is not None and cost < best:
+            best = cost
+    return best
+
+
+# A few levels make ties common; NaN is a period without data.
+intensity = st.one_of(
+    st.sampled_from([0.0, 1.0, 2.0, 5.0, 50.0]),
+    st.floats(min_value=0, max_value=100, allow_nan=False, allow_infinity=False),
+    st.just(math.nan),
+)
+overheads = st.one_of(
+    st.just(0.0),
+    st.floats(min_value=0.01, max_value=0.3),  # minutes on an hourly grid
+    st.floats(min_value=0.5, max_value=2.5),  # a restart as long as a period or more
+)
+
+
+@st.composite
+def cases(draw, overhead=overheads):
+    values = draw(st.lists(intensity, min_size=1, max_size=10))
+    periods = len(values)
+    length = draw(
+        st.one_of(
+            st.integers(min_value=1, max_value=periods).map(float),
+            st.floats(min_value=0.05, max_value=float(periods)),
+        )
+    )
+    end = draw(
+        st.one_of(
+            st.just(float(periods)),
+            st.floats(min_value=0.05, max_value=float(periods)),
+        )
+    )
+    return values, length, end, draw(overhead)
+
+
+def _check(values: list[float], length: float, end: float, overhead: float) -> None:
+    v = np.array(values)
+    schedule = best_interruptible(v, length, end, overhead)
+    expected = oracle(values, length, end, overhead)
+    weights = schedule.weights[0]
+    if math.isinf(expected):
+        assert not math.isfinite(schedule.sum[0])
+        assert (weights == 0).all()
+        return
+    assert schedule.sum[0] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    # the schedule is one of the model's, with the cost it claims
+    assert ((weights >= 0) & (weights <= 1)).all()
+    used = np.flatnonzero(weights > 0).tolist()
+    assert _cost_of(values, used, length, end, overhead) == pytest.approx(expected, abs=1e-9)
+    assert schedule.sum[0] == pytest.approx(float(np.nansum(weights * v)), abs=1e-9)
+    pauses = int(schedule.pauses[0])
+    assert pauses == _runs(used) - 1
+    assert bool(schedule.interrupted[0]) == (pauses > 0)
+    assert abs(weights.sum() - (length + pauses * overhead)) <= 1e-9
+    assert not np.isnan(v[used]).any()
+    assert all(t + weights[t] <= end + 1e-9 for t in used)
+    assert schedule.finish[0] <= end + 1e-9
+    contiguous = best_contiguous(v, length, end)
+    if contiguous.feasible[0]:
+        assert schedule.sum[0] <= contiguous.sum[0] + 1e-9
+
+
+@settings(max_examples=400, deadline=None)
+@given(cases())
+def test_schedule_equals_exhaustive_search(case):
+    _check(*case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases(overhead=st.just(0.0)))
+def test_schedule_equals_exhaustive_search_without_overhead(case):
+    _check(*case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases(overhead=st.floats(min_value=0.01, max_value=2.5)))
+def test_schedule_equals_exhaustive_search_with_overhead(case):
+    _check(*case)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(cases(), min_size=2, max_size=6))
+def test_rows_of_one_batch_are_solved_independently(batch):
+    """Rows with their own length, deadline and overhead in one call: each as if alone."""
+    periods = max(len(values) for values, *_ in batch)
+    v = np.full((len(batch), periods), math.nan)
+    for r, (values, *_) in enumerate(batch):
+        v[r, : len(values)] = values
+    lengths, ends, overs = (np.array([case[i] for case in batch]) for i in (1, 2, 3))
+    together = best_interruptible(v, lengths, ends, overs)
+    for r, (values, length, end, overhead) in enumerate(batch):
+        expected = oracle(values, length, end, overhead)
+        if math.isinf(expected):
+            assert not math.isfinite(together.sum[r])
+        else:
+            assert together.sum[r] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_a_restart_is_paid_in_run_time_at_the_price_of_where_it_runs():
+    """Derived by hand: values 1, 9, 1, 9, L = 2, end = 4, overhead half a period.
+
+    One block: every window of 2 holds a 9: cost 10. Two blocks run 2.5 periods: two whole
+    periods and half of the last one; periods 0 and 2 (cost 2) then half of period 3, which
+    extends the second block: 2 + 0.5 x 9 = 6.5. (Half of period 2 after 0 and 1 whole costs
+    1 + 9 + 0.5; three blocks cannot fit.)"""
+    schedule = best_interruptible(np.array([1.0, 9.0, 1.0, 9.0]), 2, 4, 0.5)
+    assert schedule.sum[0] == pytest.approx(6.5)
+    assert schedule.weights[0].tolist() == [1.0, 0.0, 1.0, 0.5]
+    assert schedule.pauses[0] == 1
+
+
+def test_the_last_period_may_be_a_block_of_its_own():
+    """values 1, 50, 1, L = 1.25, end 3, overhead 0.25: one block costs 1 + 0.25 x 50 = 13.5
+    (or 50 + 0.25 = 50.25); two blocks run 1.5 periods: period 0 whole and half of period 2 on
+    its own, 1 + 0.5 = 1.5."""
+    schedule = best_interruptible(np.array([1.0, 50.0, 1.0]), 1.25, 3, 0.25)
+    assert schedule.sum[0] == pytest.approx(1.5)
+    assert schedule.weights[0].tolist() == [1.0, 0.0, 0.5]
