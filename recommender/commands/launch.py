@@ -65,20 +65,6 @@ def _plan_flags_given() -> list[str]:
 
 # --- the ranked options ---------------------------------------------------------------------
 
-_OPTION_KEYS = (
-    "rank",
-    "provider",
-    "region",
-    "instance_type",
-    "market",
-    "gpu",
-    "instances",
-    "usd_per_hour",
-    "wall_hours",
-    "cost_usd",
-    "kgco2e",
-)
-
 
 def _choice(record: dict[str, Any]) -> Choice:
     from recommender.launch import Choice
@@ -134,30 +120,12 @@ def _choices_from_plan(plan_args: PlanArgs) -> tuple[list[Choice], str]:
 
 
 def _choices_from_file(path: Path) -> tuple[list[Choice], str]:
+    from recommender import planfile
     from recommender.launch.base import short_hash
 
-    try:
-        raw = path.read_bytes()
-        document = json.loads(raw)
-    except OSError as exc:
-        raise BadInputError(f"cannot read --from {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise BadInputError(
-            f"--from {path} is not JSON: {exc}", "save a plan with 'suggest --format json'"
-        ) from exc
-    options = document.get("options") if isinstance(document, dict) else None
-    if not isinstance(options, list) or not options:
-        raise BadInputError(
-            f"--from {path} has no 'options' list", "save a plan with 'suggest --format json'"
-        )
-    for i, option in enumerate(options, start=1):
-        missing = [k for k in _OPTION_KEYS if not isinstance(option, dict) or k not in option]
-        if missing:
-            raise BadInputError(
-                f"--from {path}: option {i} lacks {', '.join(missing)}",
-                "save a plan with 'suggest --format json'",
-            )
-    return [_choice(o) for o in options], short_hash(raw.hex())
+    raw = planfile.read_bytes(path)
+    document = planfile.parse(raw, str(path))  # every option checked: one error naming it
+    return [_choice(o) for o in document["options"]], short_hash(raw.hex())
 
 
 def _image_provider(image: str) -> str:
