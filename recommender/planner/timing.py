@@ -38,6 +38,7 @@ CHECKPOINT_MINUTES = 5.0
 _EPS = 1e-9  # periods: lengths and ends this close to a whole period count as whole
 _REL_TIE = 1e-9  # windows within this relative difference tie; the earliest wins
 _TRACE_BYTES = 64 << 20  # best_interruptible: trace-back bits held at once (rows in chunks)
+_FIRST_BLOCKS = 6  # blocks searched first, before the bound is tightened (see best_interruptible)
 
 
 def _rows(values: np.ndarray) -> np.ndarray:
@@ -412,18 +413,35 @@ def best_interruptible(
     filled = np.where(np.isfinite(v), v, 0.0)
 
     base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
-    most = _most_blocks(v, length_r, end_r, over, base_sum)
-    # rows that may gain from pausing, in chunks whose trace-back bits fit the budget
-    todo = np.flatnonzero((most >= 2) | (~np.isfinite(base_sum) & (most >= 1)))
     best_w = np.zeros_like(v)
     best_sum = np.full(rows, np.inf)
-    per_row = max(1, _states(length_r[todo], over[todo], most[todo], periods) * periods * 2)
-    step = max(1, _TRACE_BYTES // per_row)
-    for i in range(0, len(todo), step):
-        chunk = todo[i : i + step]
-        w, blocks = _exact(v[chunk], length_r[chunk], end_r[chunk], over[chunk], most[chunk])
-        best_w[chunk] = w
-        best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
+
+    def solve(todo: np.ndarray, most: np.ndarray) -> None:
+        """The exact search for rows ``todo`` with at most ``most`` blocks, in chunks whose
+        trace-back bits fit the budget."""
+        per_row = max(1, _states(length_r[todo], over[todo], most[todo], periods) * periods * 2)
+        step = max(1, _TRACE_BYTES // per_row)
+        for i in range(0, len(todo), step):
+            chunk = todo[i : i + step]
+            w, blocks = _exact(v[chunk], length_r[chunk], end_r[chunk], over[chunk], most[chunk])
+            best_w[chunk] = w
+            best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
+
+    def may_pause(most: np.ndarray) -> np.ndarray:
+        return np.flatnonzero((most >= 2) | (~np.isfinite(base_sum) & (most >= 1)))
+
+    # The work grows with the number of blocks searched, and the contiguous window is a loose
+    # bound on it (with a long overhead, hundreds of blocks "might" pay). So search few blocks
+    # first; the cost found is a schedule's, a tighter bound: rows where more blocks could
+    # still be strictly cheaper are searched again with that many. Exact, as before.
+    most = _most_blocks(v, length_r, end_r, over, base_sum)
+    first = np.minimum(most, _FIRST_BLOCKS)
+    solve(may_pause(first), first)
+    bound = np.minimum(base_sum, best_sum)
+    again = _most_blocks(v, length_r, end_r, over, bound)
+    wider = np.flatnonzero((again > first) & (most > first))
+    if len(wider):
+        solve(wider, np.where(np.isin(np.arange(rows), wider), np.minimum(again, most), 0))
 
     tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
     use_split = np.isfinite(best_sum) & (best_sum < base_sum - tolerance)
