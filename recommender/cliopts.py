@@ -118,6 +118,42 @@ def split_values(values: list[str] | None) -> list[str]:
     return out
 
 
+# What an empty name flag (--region '') is refused with: the flag, what it names, and how to
+# say "all of them" (leave the flag out), since an empty filter is most likely a shell variable
+# that was not set.
+_EMPTY_HINTS = {
+    "--provider": "give aws, gcp or azure, or leave --provider out for every cloud",
+    "--gpu": "give a GPU model such as H100 ('carbonplan gpus' lists them), or leave --gpu out",
+    "--region": "give PROVIDER:REGION, e.g. aws:ca-central-1 ('carbonplan regions' lists them), "
+    "or leave --region out for every region",
+    "--exclude-region": "give PROVIDER:REGION, e.g. aws:ap-south-1, or leave --exclude-region out",
+    "--baseline": "give PROVIDER:REGION to compare against, e.g. aws:us-east-1, or leave "
+    "--baseline out",
+}
+
+
+def no_empty_names(
+    ctx: typer.Context, param: typer.CallbackParam, values: list[str] | None
+) -> list[str] | None:
+    """Refuse a name flag given with nothing in it (``--region ''``, ``--gpu ' , '``): it
+    would otherwise mean "no filter" silently."""
+    if ctx.resilient_parsing:  # shell completion: never an error
+        return values
+    flag = param.opts[0] if param.opts else f"--{param.name}"
+    for value in values or []:
+        if not split_values([value]):
+            raise BadInputError(
+                f"{flag} {value!r} names nothing", _EMPTY_HINTS.get(flag, f"drop {flag}")
+            )
+    return values
+
+
+def no_empty_name(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """:func:`no_empty_names` for a flag that takes one name (``--baseline ''``)."""
+    no_empty_names(ctx, param, None if value is None else [value])
+    return value
+
+
 def emit(fmt: Format, document: Any, records: list[dict[str, Any]]) -> None:
     """Write JSON (one document) or CSV (one row per record) to stdout."""
     from recommender.reports.records import to_csv, to_json
@@ -137,11 +173,16 @@ def given_on_command_line(name: str) -> bool:
 ProviderOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--provider", help="Only these clouds: aws, gcp, azure (repeat or comma-separate)."
+        "--provider",
+        help="Only these clouds: aws, gcp, azure (repeat or comma-separate).",
+        callback=no_empty_names,
     ),
 ]
 GpuOpt = Annotated[
-    list[str] | None, typer.Option("--gpu", help="Only these GPU models (repeatable; aliases ok).")
+    list[str] | None,
+    typer.Option(
+        "--gpu", help="Only these GPU models (repeatable; aliases ok).", callback=no_empty_names
+    ),
 ]
 UtilisationOpt = Annotated[
     float, typer.Option("--utilisation", help="Average GPU power as a fraction of TDP.")
@@ -302,12 +343,18 @@ class PlanArgs(SizingArgs):
     provider: ProviderOpt = None
     region: Annotated[
         list[str] | None,
-        typer.Option("--region", help="Only these regions, as PROVIDER:REGION (repeatable)."),
+        typer.Option(
+            "--region",
+            help="Only these regions, as PROVIDER:REGION (repeatable).",
+            callback=no_empty_names,
+        ),
     ] = None
     exclude_region: Annotated[
         list[str] | None,
         typer.Option(
-            "--exclude-region", help="Never these regions, as PROVIDER:REGION (repeatable)."
+            "--exclude-region",
+            help="Never these regions, as PROVIDER:REGION (repeatable).",
+            callback=no_empty_names,
         ),
     ] = None
     gpu: GpuOpt = None
@@ -378,6 +425,7 @@ class PlanArgs(SizingArgs):
         typer.Option(
             "--baseline",
             help="PROVIDER:REGION to compare every option against (same GPU); adds kg and $ saved.",
+            callback=no_empty_name,
         ),
     ] = None
     utilisation: UtilisationOpt = A.GPU_UTILISATION.value

@@ -306,6 +306,53 @@ def test_intensity_static_with_a_file_is_refused(cli, tmp_path):
     result.assert_one_clear_error("--intensity static and --intensity-file contradict")
 
 
+# --- empty name flags (issue 13) --------------------------------------------------------------
+
+EMPTY_FLAGS = [
+    ("suggest", "--region", "''"),
+    ("suggest", "--gpu", "''"),
+    ("suggest", "--provider", "''"),
+    ("suggest", "--exclude-region", "''"),
+    ("suggest", "--baseline", "''"),
+    ("suggest", "--region", "' , '"),
+    ("report", "--gpu", "''"),
+    ("launch", "--provider", "''"),
+    ("regions", "--provider", "''"),
+    ("regions", "--gpu", "''"),
+    ("gpus", "--provider", "''"),
+    ("size", "--gpu", "''"),
+]
+
+
+@pytest.mark.parametrize("command,flag,shown", EMPTY_FLAGS)
+def test_an_empty_name_flag_is_one_error_with_a_hint(cli, tmp_path, command, flag, shown):
+    value = shown.strip("'")
+    job = {
+        "suggest": ["--gpu-hours", "400"],
+        "report": ["--gpu-hours", "400", "--out", str(tmp_path / "r")],
+        "launch": ["--gpu-hours", "400"],
+        "size": ["--params", "350M", "--tokens", "20B"],
+    }.get(command, [])
+    result = cli(command, *job, flag, value)
+    result.assert_one_clear_error(f"{flag} {shown} names nothing")
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and f"leave {flag} out" in lines[1], result.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_estimate_refuses_an_empty_gpu_or_region(cli):
+    gpu = cli("estimate", "--hours", "10", "--gpu", "", "--region", "aws:us-east-1")
+    gpu.assert_one_clear_error("unknown GPU ''")
+    region = cli("estimate", "--hours", "10", "--gpu", "H100", "--region", "")
+    region.assert_one_clear_error("unknown region ''")
+
+
+def test_a_name_flag_with_a_name_still_filters(cli):
+    result = cli("suggest", "--gpu-hours", "400", "--provider", "gcp,", "--format", "json")
+    assert result.code == 0, result.err
+    assert {o["provider"] for o in json.loads(result.out)["options"]} == {"gcp"}
+
+
 # --- --debug anywhere ------------------------------------------------------------------------
 
 
