@@ -36,7 +36,7 @@ from recommender.cliopts import (
     sizing_options,
     split_values,
 )
-from recommender.errors import BadInputError, CarbonplanError, ExitCode
+from recommender.errors import BadInputError, CarbonplanError, ExitCode, Interrupted
 
 
 class RegionSort(StrEnum):
@@ -569,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in args[:end]
     if "--debug" in args[:end]:
         args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+    restore = _install_signal_handlers()
     try:
         name = _command_name(args)
         option = next((a for a in args if a in _COMPLETION_OPTIONS), None)
@@ -576,7 +577,11 @@ def main(argv: list[str] | None = None) -> int:
             rest = args[args.index(option) + 1 :]
             _completion(option, rest[0] if rest and not rest[0].startswith("-") else None)
             return int(ExitCode.OK)
-        build_app(name)(args=args, prog_name="carbonplan", standalone_mode=False)
+        code = build_app(name)(args=args, prog_name="carbonplan", standalone_mode=False)
+        if code == ExitCode.INTERRUPTED:  # typer turns a KeyboardInterrupt into a returned 130
+            return _fail("interrupted", "", int(ExitCode.INTERRUPTED))
+    except Interrupted as exc:
+        return _fail(f"interrupted ({exc.signal_name})", "", int(exc.exit_code))
     except CarbonplanError as exc:
         if debug:
             raise
@@ -609,8 +614,57 @@ def main(argv: list[str] | None = None) -> int:
             "rerun with --debug for a traceback and report it",
             1,
         )
+    finally:
+        restore()
     return int(ExitCode.OK)
 
 
+def _install_signal_handlers() -> Any:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread (exit 130 / 143 after
+    whatever cleanup the command does); returns what puts the previous handlers back. A signal
+    the caller ignores (``nohup``, a background job of a script) stays ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def raise_interrupted(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is signal.SIG_IGN or handler is None:  # None: set outside Python, left as is
+            continue
+        previous[signum] = handler
+        signal.signal(signum, raise_interrupted)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+        _exit_interrupted(code)
+    sys.exit(code)
+
+
+def _exit_interrupted(code: int) -> None:
+    """Leave now. Worker threads may still wait on a slow server (a thread pool's workers are
+    joined at interpreter exit, daemon or not, up to the HTTP timeout); after an interrupt
+    nothing they do is wanted, so they are abandoned rather than waited for."""
+    import threading
+
+    if threading.active_count() <= 1:
+        return
+    import contextlib
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -17,7 +17,33 @@ class ExitCode(IntEnum):
     SOURCE_UNREACHABLE = 3
     NO_OPTION = 4
     LAUNCH_FAILED = 5
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C)
+    TERMINATED = 143  # SIGTERM
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (raised in the main thread by the CLI's signal handler).
+
+    Like KeyboardInterrupt it is not an ``Exception``, so ``except Exception`` lets it pass;
+    code that started something costly catches it, cleans up and raises it again.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        import signal
+
+        return ExitCode.TERMINATED if self.signum == signal.SIGTERM else ExitCode.INTERRUPTED
+
+
+#: What an interrupt looks like wherever one may arrive (KeyboardInterrupt: no handler of ours).
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Interrupted)
 
 
 class CarbonplanError(Exception):

@@ -386,6 +386,7 @@ def _run_launch(
     max_attempts: int,
     notes: list[str],
     fmt: Format,
+    keep_on_interrupt: bool = False,
 ) -> None:
     from recommender.launch import LaunchFailedError, run_failover
 
@@ -405,7 +406,11 @@ def _run_launch(
         max_attempts=max_attempts,
         zone=zone,
         on_attempt=progress if fmt is Format.table else None,
+        keep_on_interrupt=keep_on_interrupt,
     )
+    if outcome.interrupted is not None:
+        _report_interrupted(outcome, specs, err)
+        raise outcome.interrupted
     history = _attempt_records(outcome.history)
     leftovers = [asdict(x) for x in outcome.leftovers]
     launched = outcome.launched
@@ -463,6 +468,44 @@ def _run_launch(
             f"nothing was launched: {reason}",
             "raise --max-attempts, widen the constraints, or try again later",
         )
+
+
+def _report_interrupted(outcome: Any, specs: _Specs, err: Any) -> None:
+    """After SIGINT/SIGTERM: what this run started, what became of it, and what the cloud
+    lists now under this run's launch key (on stderr; the caller then exits 130/143)."""
+    from recommender.launch.base import TAG_KEY
+
+    err.print("interrupted: stopping the launch")
+    started = [a for a in outcome.history if a.instance_ids and a.outcome != "already-running"]
+    for a in started:
+        for i in a.instance_ids:
+            what = (
+                "terminated"
+                if i in a.cleaned_up
+                else "CLEANUP FAILED - still running"
+                if i in a.cleanup_failed
+                else "kept running"
+            )
+            err.print(f"  started {a.provider}:{a.zone}/{i}: {what}")
+    if not started:
+        err.print("  nothing was started by this run")
+    for left in outcome.leftovers:
+        err.print(
+            f"WARNING: still running and costing money: {left.provider}:{left.zone} "
+            f"{' '.join(left.instance_ids)} ({left.error}).\n  terminate them: carbonplan down "
+            + " ".join(f"{left.provider}:{left.zone}/{i}" for i in left.instance_ids)
+            + " --yes"
+        )
+    regions = sorted({(a.provider, a.region) for a in started})
+    for provider, region in regions:
+        try:
+            found = specs.backend_for(provider).list_instances([region])
+        except Exception as exc:  # the listing is a courtesy; the lines above stand
+            err.print(f"  could not list {provider}:{region} ({_first_line(exc)})")
+            continue
+        mine = [i for i in found if i.tags.get(TAG_KEY) == specs.launch_key]
+        states = ", ".join(f"{i.qualified_id} {i.state}" for i in mine) or "none"
+        err.print(f"  {provider}:{region} now lists from this launch: {states}")
 
 
 def console_err() -> Any:
@@ -554,6 +597,14 @@ def launch(
         typer.Option("--max-attempts", help="Most create calls across zones and options."),
     ] = DEFAULT_MAX_ATTEMPTS,
     fmt: FormatOpt = Format.table,
+    keep_on_interrupt: Annotated[
+        bool,
+        typer.Option(
+            "--keep-on-interrupt",
+            help="On Ctrl-C or SIGTERM, keep what this run already started (by default it is "
+            "terminated before carbonplan exits).",
+        ),
+    ] = False,
 ) -> None:
     """Start the chosen option on AWS or GCP (dry run unless --yes), failing over down the
     ranking when a zone has no capacity."""
@@ -614,7 +665,7 @@ def launch(
     if not yes:
         _dry_run(eligible, specs, zone, max_attempts, notes, fmt)
         return
-    _run_launch(eligible, specs, zone, max_attempts, notes, fmt)
+    _run_launch(eligible, specs, zone, max_attempts, notes, fmt, keep_on_interrupt)
 
 
 # --- instances and down ---------------------------------------------------------------------

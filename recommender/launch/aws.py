@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from recommender.errors import INTERRUPTS
 from recommender.launch.base import (
     TAG_KEY,
     TAG_MARK,
@@ -195,7 +196,15 @@ class AwsBackend:
 
     def create(self, spec: LaunchSpec) -> Launched:
         region = spec.choice.region
-        response = self._call(region, "run_instances", **self.request(spec))
+        try:
+            response = self._call(region, "run_instances", **self.request(spec))
+        except INTERRUPTS as exc:
+            # the request may have been carried out before the answer arrived: what it started
+            # carries this run's launch key (tags are part of RunInstances)
+            started = self.find_existing(region, spec.launch_key)
+            if started is not None:
+                raise PartialLaunchError(list(started.instance_ids), exc) from exc
+            raise
         ids = [i["InstanceId"] for i in response.get("Instances", [])]
         try:
             self._wait_running(region, ids)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from recommender.errors import INTERRUPTS, Interrupted
 from recommender.launch.base import (
     BackendError,
     Choice,
@@ -68,6 +69,9 @@ class Outcome:
     leftovers: list[Leftover] = field(default_factory=list)
     error: BackendError | None = None  # a non-retryable error that stopped the walk
     attempts_left: bool = True
+    # SIGINT/SIGTERM stopped the walk; what this run had started is cleaned up (or kept) and
+    # recorded in ``history`` / ``leftovers`` before the caller re-raises it
+    interrupted: BaseException | None = None
 
 
 def _attempt(choice: Choice, zone: str, outcome: str, **extra: object) -> Attempt:
@@ -98,11 +102,64 @@ def run_failover(
     max_attempts: int,
     zone: str | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
+    keep_on_interrupt: bool = False,
 ) -> Outcome:
     """Try ``choices`` in order, each in its zones, making at most ``max_attempts`` create
     calls. Only the given choices are ever tried: the caller passes the options that satisfy
-    the user's constraints, in rank order."""
+    the user's constraints, in rank order.
+
+    An interrupt (SIGINT/SIGTERM) ends the walk: whatever this run started is terminated
+    (unless ``keep_on_interrupt``) and the outcome comes back with ``interrupted`` set."""
     outcome = Outcome()
+    try:
+        _walk(
+            outcome,
+            choices,
+            backend_for,
+            make_spec,
+            max_attempts,
+            zone,
+            on_attempt,
+            keep_on_interrupt,
+        )
+    except INTERRUPTS as exc:
+        outcome.interrupted = exc
+        launched, choice = outcome.launched, outcome.choice
+        if launched is not None and not launched.reused and choice is not None:
+            # it had started when the interrupt came: roll it back unless told to keep it
+            cleaned: tuple[str, ...] = ()
+            failed: tuple[str, ...] = ()
+            if not keep_on_interrupt:
+                backend = backend_for(choice.provider)
+                ids = list(launched.instance_ids)
+                cleaned, failed = _clean_up(backend, choice, launched.zone, ids, outcome)
+                outcome.launched = None
+            outcome.history.append(
+                _attempt(
+                    choice,
+                    launched.zone,
+                    "interrupted",
+                    code=type(exc).__name__,
+                    message="interrupted after it started"
+                    + ("; kept running (--keep-on-interrupt)" if keep_on_interrupt else ""),
+                    instance_ids=launched.instance_ids,
+                    cleaned_up=cleaned,
+                    cleanup_failed=failed,
+                )
+            )
+    return outcome
+
+
+def _walk(
+    outcome: Outcome,
+    choices: list[Choice],
+    backend_for: Callable[[str], LaunchBackend],
+    make_spec: Callable[[Choice, str], LaunchSpec],
+    max_attempts: int,
+    zone: str | None,
+    on_attempt: Callable[[Attempt], None] | None,
+    keep_on_interrupt: bool,
+) -> Outcome:
     made = 0
     checked_regions: set[tuple[str, str]] = set()
 
@@ -120,6 +177,7 @@ def run_failover(
                 launch_key = make_spec(choice, zone or choice.region).launch_key
                 existing = backend.find_existing(choice.region, launch_key)
                 if existing is not None:
+                    outcome.launched, outcome.choice = existing, choice
                     record(
                         _attempt(
                             choice,
@@ -129,7 +187,6 @@ def run_failover(
                             instance_ids=existing.instance_ids,
                         )
                     )
-                    outcome.launched, outcome.choice = existing, choice
                     return outcome
             zones = [zone] if zone else backend.zones(choice)
         except RetryableLaunchError as exc:
@@ -163,8 +220,12 @@ def run_failover(
                     break
                 continue
             except PartialLaunchError as exc:
-                cleaned, failed = _clean_up(backend, choice, z, exc.created, outcome)
                 cause = exc.cause
+                interrupted = isinstance(cause, INTERRUPTS)
+                cleaned: tuple[str, ...] = ()
+                failed: tuple[str, ...] = ()
+                if not (interrupted and keep_on_interrupt):
+                    cleaned, failed = _clean_up(backend, choice, z, exc.created, outcome)
                 if isinstance(cause, RetryableLaunchError):
                     record(
                         _attempt(
@@ -183,11 +244,16 @@ def run_failover(
                     continue
                 code = getattr(cause, "code", type(cause).__name__)
                 message = getattr(cause, "message", str(cause))
-                record(
+                if interrupted:
+                    code = type(cause).__name__
+                    message = "interrupted while starting" + (
+                        "; kept running (--keep-on-interrupt)" if keep_on_interrupt else ""
+                    )
+                outcome.history.append(  # not `record`: printing could be interrupted too
                     _attempt(
                         choice,
                         z,
-                        "error",
+                        "interrupted" if interrupted else "error",
                         code=str(code),
                         message=str(message),
                         instance_ids=tuple(exc.created),
@@ -195,8 +261,20 @@ def run_failover(
                         cleanup_failed=failed,
                     )
                 )
-                if isinstance(cause, KeyboardInterrupt):
+                if interrupted:
+                    if keep_on_interrupt:
+                        outcome.leftovers.append(
+                            Leftover(
+                                choice.provider,
+                                choice.region,
+                                z,
+                                tuple(exc.created),
+                                "kept after the interrupt (--keep-on-interrupt)",
+                            )
+                        )
                     raise cause from None
+                if on_attempt:
+                    on_attempt(outcome.history[-1])
                 outcome.error = (
                     cause
                     if isinstance(cause, BackendError)
@@ -207,8 +285,8 @@ def run_failover(
                 record(_attempt(choice, z, "error", code=exc.code, message=exc.message))
                 outcome.error = exc
                 return outcome
-            record(_attempt(choice, z, "launched", instance_ids=launched.instance_ids))
             outcome.launched, outcome.choice, outcome.spec = launched, choice, spec
+            record(_attempt(choice, z, "launched", instance_ids=launched.instance_ids))
             return outcome
     return outcome
 
@@ -221,9 +299,10 @@ def _clean_up(
         return (), ()
     try:
         backend.terminate(choice.region, zone, list(created))
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt, Interrupted) as exc:  # a 2nd Ctrl-C gives up, loudly
+        reason = str(exc) if isinstance(exc, Exception) else "clean-up interrupted"
         outcome.leftovers.append(
-            Leftover(choice.provider, choice.region, zone, tuple(created), str(exc))
+            Leftover(choice.provider, choice.region, zone, tuple(created), reason)
         )
         return (), tuple(created)
     return tuple(created), ()

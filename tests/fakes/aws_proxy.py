@@ -8,6 +8,7 @@ request (action + parameters) so tests can assert what was, and was not, called.
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ class Rule:
     lose: bool = False
     times: int | None = None  # answer this many matching requests, then pass them through
     hits: int = 0
+    # a slow endpoint: forward the request, set ``reached``, then hold the answer ``slow_s``
+    # seconds (the request has taken effect; the client does not know yet). No error answer.
+    slow_s: float = 0.0
+    reached: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -78,6 +83,11 @@ class Ec2Proxy:
                     spent = rule.times is not None and rule.hits >= rule.times
                     if rule.action == action and not spent and rule.when(params):
                         rule.hits += 1
+                        if rule.slow_s:
+                            status, data = proxy.forward(body, headers)
+                            rule.reached.set()
+                            time.sleep(rule.slow_s)
+                            return self.reply(status, data)
                         if rule.lose:
                             status, data = proxy.forward(body, headers)
                             ids = [

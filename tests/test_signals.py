@@ -1,0 +1,139 @@
+"""Real SIGINT/SIGTERM sent to real `carbonplan` child processes: exit 130/143, one line, no
+traceback; `launch --yes` leaves nothing of its own running. The waits are bounded only to
+guard against hangs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+SIGNALS = [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")]
+
+
+def carbonplan(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "recommender", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or dict(os.environ),
+    )
+
+
+def finish(child: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str, str]:
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail(f"the child did not exit within {timeout} s of the signal")
+    return child.returncode, out, err
+
+
+@pytest.fixture
+def slow_grid_api():
+    """An Electricity Maps stand-in that never answers in time; ``asked`` is set on the
+    first request."""
+    asked, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.set()
+            release.wait(60)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("signum", "code", "name"), SIGNALS)
+def test_suggest_waiting_on_a_slow_grid_api_exits_promptly(
+    slow_grid_api, tmp_path, signum, code, name
+):
+    url, asked = slow_grid_api
+    env = dict(
+        os.environ,
+        CARBONPLAN_ELECTRICITYMAPS_URL=url,
+        ELECTRICITYMAPS_API_KEY="test-key",
+        CARBONPLAN_CACHE_DIR=str(tmp_path / "cache"),
+        CARBONPLAN_HTTP_TIMEOUT="60",
+    )
+    child = carbonplan("suggest", "--gpu-hours", "100", "--intensity", "electricitymaps", env=env)
+    assert asked.wait(30), "the child never asked the grid API"
+    child.send_signal(signum)
+    rc, out, err = finish(child, timeout=15)  # the server would hold it for 60 s
+    assert rc == code, err
+    assert err.strip().splitlines() == [f"error: interrupted ({name})"]
+    assert out == ""
+
+
+# --- launch on AWS (moto behind the recording proxy of tests/fakes) ----------------------------
+
+pytest.importorskip("moto")
+from fakes.aws_proxy import Rule  # noqa: E402
+from test_launch_aws import JOB, ec2, moto_instances, moto_url, running, tags  # noqa: E402, F401
+
+
+def _mine(url: str) -> list[dict]:
+    return [i for i in moto_instances(url) if tags(i).get("Name") == "sig-test"]
+
+
+@pytest.mark.parametrize(
+    ("action", "when"),
+    [
+        # the request took effect, its answer (the instance ids) has not arrived
+        ("RunInstances", lambda params: True),
+        # waiting for "running"
+        ("DescribeInstances", lambda params: "InstanceId.1" in params),
+    ],
+    ids=["during-run-instances", "while-waiting"],
+)
+@pytest.mark.parametrize(("signum", "code", "name"), SIGNALS)
+def test_launch_interrupted_terminates_what_it_started(
+    ec2, moto_url, action, when, signum, code, name
+):
+    rule = Rule(action, when=when, slow_s=30, times=1)
+    ec2.rules.append(rule)
+    child = carbonplan("launch", *JOB, "--yes", "--name", "sig-test")
+    assert rule.reached.wait(60), f"the child never sent {action}"
+    assert len(_mine(moto_url)) == 1  # it exists on the cloud, this run started it
+    child.send_signal(signum)
+    rc, out, err = finish(child, timeout=30)
+    assert rc == code, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"error: interrupted ({name})"
+    [instance] = _mine(moto_url)
+    assert instance["State"]["Name"] in ("shutting-down", "terminated")
+    assert running(moto_url) == []
+    assert f"{instance['InstanceId']}: terminated" in err
+    assert "now lists from this launch: none" in err or "shutting-down" in err
+    assert ec2.calls("TerminateInstances")[-1]["InstanceId.1"] == instance["InstanceId"]
+
+
+def test_launch_keep_on_interrupt_keeps_it_and_says_so(ec2, moto_url):
+    rule = Rule("DescribeInstances", when=lambda p: "InstanceId.1" in p, slow_s=30, times=1)
+    ec2.rules.append(rule)
+    child = carbonplan("launch", *JOB, "--yes", "--name", "sig-test", "--keep-on-interrupt")
+    assert rule.reached.wait(60)
+    child.send_signal(signal.SIGINT)
+    rc, out, err = finish(child, timeout=30)
+    assert rc == 130, err
+    assert "Traceback" not in err
+    [instance] = _mine(moto_url)
+    assert instance["State"]["Name"] == "running"
+    assert ec2.calls("TerminateInstances") == []
+    assert f"{instance['InstanceId']}: kept running" in err
+    assert f"carbonplan down aws:{instance['Placement']['AvailabilityZone']}/" in err
