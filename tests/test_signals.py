@@ -137,3 +137,49 @@ def test_launch_keep_on_interrupt_keeps_it_and_says_so(ec2, moto_url):
     assert ec2.calls("TerminateInstances") == []
     assert f"{instance['InstanceId']}: kept running" in err
     assert f"carbonplan down aws:{instance['Placement']['AvailabilityZone']}/" in err
+
+
+# --- report --force: the old report or the new one, whole, whatever the moment of the kill ---
+
+
+def _report_version(out) -> str | None:
+    """'100' or '200' (the job's GPU-hours) when ``out`` holds one whole report, else None."""
+    import json as _json
+
+    from recommender.reports.report import REPORT_FILES
+
+    if not all((out / name).is_file() and (out / name).stat().st_size for name in REPORT_FILES):
+        return None
+    hours = _json.loads((out / "plan.json").read_text())["job"]["gpu_hours"]
+    return f"{hours:g}"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT])
+def test_report_force_killed_at_any_moment_leaves_a_whole_report(tmp_path, signum):
+    import random
+    import time
+
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "rep"
+    args = ["report", "--out", str(out), "--force", "--top", "3"]
+    first = carbonplan(*args, "--gpu-hours", "100")
+    assert finish(first, timeout=120)[0] == 0
+    assert _report_version(out) == "100"
+    rng = random.Random(13)
+    for attempt in range(4):
+        child = carbonplan(*args, "--gpu-hours", "200" if attempt % 2 else "100")
+        if attempt < 2:  # as soon as the new report is being written beside the old one
+            deadline = time.monotonic() + 60
+            while not list(tmp_path.glob(".rep.tmp-*")) and child.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.0005)
+        else:  # anywhere in the run
+            time.sleep(rng.uniform(0.2, 2.5))
+        child.send_signal(signum)
+        rc = finish(child, timeout=60)[0]
+        assert rc in (0, -signal.SIGKILL, 130)
+        assert _report_version(out) in ("100", "200"), sorted(p.name for p in out.iterdir())
+    last = carbonplan(*args, "--gpu-hours", "200")
+    assert finish(last, timeout=120)[0] == 0
+    assert _report_version(out) == "200"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporaries left

@@ -8,11 +8,14 @@ the target and moved into place, so a failure never leaves a half-written report
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -701,35 +704,107 @@ def check_target(out: Path, force: bool) -> None:
 
 def write_report(files: dict[str, bytes], out: Path, *, force: bool = False) -> Path:
     """Write ``files`` into ``out`` all at once: into a temporary directory beside it, then
-    renamed into place. An existing report is replaced only with ``force``."""
+    swapped into place, so that a kill at any moment leaves the old report or the new one
+    whole. Temporaries left by a killed run are removed first. An existing report is replaced
+    only with ``force``."""
     check_target(out, force)
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        _remove_stale_temporaries(parent, out.name)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=parent))
     except OSError as exc:
         raise BadInputError(
             f"cannot write --out {out}: {exc.strerror or exc} ({parent})",
             "choose a directory you can write to",
         ) from None
-    old: Path | None = None
     try:
         for name, content in files.items():
             (staging / name).write_bytes(content)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a report is meant to be shared
-        if out.is_dir():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, old / "report")
-        os.replace(staging, out)
+        with _signals_held():
+            if out.is_dir() and _exchange(staging, out):
+                pass  # out is the new report; staging now holds the old one
+            elif out.is_dir():  # no atomic exchange here: two renames, undone on a failure
+                old = parent / f".{out.name}.old-{os.getpid()}-{staging.name.rsplit('-', 1)[-1]}"
+                os.replace(out, old)
+                try:
+                    os.replace(staging, out)
+                except OSError:
+                    os.replace(old, out)  # put the previous report back
+                    raise
+                os.replace(old, staging)
+            else:
+                os.replace(staging, out)
     except OSError as exc:
-        if old is not None and not out.exists():
-            os.replace(old / "report", out)  # put the previous report back
         raise BadInputError(
             f"cannot write --out {out}: {exc.strerror or exc}",
             "choose a directory you can write to, with free space",
         ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux renameat2 RENAME_EXCHANGE); False where the
+    system or file system cannot."""
+    import ctypes
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: not supported here
+        return False
+    raise OSError(errno, os.strerror(errno))
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the swap is done (they are delivered right after it)."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _remove_stale_temporaries(parent: Path, name: str) -> None:
+    """Remove ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` left by a run that was killed (its
+    process is gone); a previous report left aside by a kill between two renames (no
+    atomic exchange) is put back first."""
+    for path in sorted(parent.glob(f".{name}.old-*")) + sorted(parent.glob(f".{name}.tmp-*")):
+        pid = path.name[len(name) + 6 :].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue  # a run writing the same report right now
+        if ".old-" in path.name and not (parent / name).exists():
+            os.replace(path, parent / name)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
