@@ -83,8 +83,13 @@ def test_suggest_waiting_on_a_slow_grid_api_exits_promptly(
 # --- launch on AWS (moto behind the recording proxy of tests/fakes) ----------------------------
 
 pytest.importorskip("moto")
+import test_launch_aws  # noqa: E402
 from fakes.aws_proxy import Rule  # noqa: E402
-from test_launch_aws import JOB, ec2, moto_instances, moto_url, running, tags  # noqa: E402, F401
+from test_launch_aws import JOB, moto_instances, running, tags  # noqa: E402
+
+# the fixtures of the AWS launch tests: moto's EC2 server behind the recording proxy
+moto_url = test_launch_aws.moto_url
+ec2 = test_launch_aws.ec2
 
 
 def _mine(url: str) -> list[dict]:
@@ -103,7 +108,13 @@ def _mine(url: str) -> list[dict]:
 )
 @pytest.mark.parametrize(("signum", "code", "name"), SIGNALS)
 def test_launch_interrupted_terminates_what_it_started(
-    ec2, moto_url, action, when, signum, code, name
+    ec2,
+    moto_url,
+    action,
+    when,
+    signum,
+    code,
+    name,
 ):
     rule = Rule(action, when=when, slow_s=30, times=1)
     ec2.rules.append(rule)
@@ -111,7 +122,7 @@ def test_launch_interrupted_terminates_what_it_started(
     assert rule.reached.wait(60), f"the child never sent {action}"
     assert len(_mine(moto_url)) == 1  # it exists on the cloud, this run started it
     child.send_signal(signum)
-    rc, out, err = finish(child, timeout=30)
+    rc, _out, err = finish(child, timeout=30)
     assert rc == code, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == f"error: interrupted ({name})"
@@ -129,7 +140,7 @@ def test_launch_keep_on_interrupt_keeps_it_and_says_so(ec2, moto_url):
     child = carbonplan("launch", *JOB, "--yes", "--name", "sig-test", "--keep-on-interrupt")
     assert rule.reached.wait(60)
     child.send_signal(signal.SIGINT)
-    rc, out, err = finish(child, timeout=30)
+    rc, _out, err = finish(child, timeout=30)
     assert rc == 130, err
     assert "Traceback" not in err
     [instance] = _mine(moto_url)
