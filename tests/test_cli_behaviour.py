@@ -442,3 +442,8 @@ def test_one_cloud_with_credentials_is_listed_and_the_other_noted(cli, no_creden
     assert document["instances"] == []
     assert [n for n in document["notes"] if n.startswith("aws: skipped")], document["notes"]
     assert not [n for n in document["notes"] if n.startswith("gcp")]
+
+
+@pytest.mark.parametrize("flag", ["--region", "--provider"])
+def test_instances_refuses_an_empty_name(cli, flag):
+    cli("instances", flag, "").assert_one_clear_error(f"{flag} '' names nothing")

@@ -59,9 +59,17 @@ def slow_grid_api():
     server.server_close()
 
 
+COMMANDS = {
+    "suggest": ["suggest", "--gpu-hours", "100", "--intensity", "electricitymaps"],
+    # fetches in the main thread: leaving the worker pool must not wait for its requests
+    "intensity": ["intensity", "aws:eu-west-1", "--intensity", "electricitymaps"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize(("signum", "code", "name"), SIGNALS)
 def test_suggest_waiting_on_a_slow_grid_api_exits_promptly(
-    slow_grid_api, tmp_path, signum, code, name
+    slow_grid_api, tmp_path, signum, code, name, command
 ):
     url, asked = slow_grid_api
     env = dict(
@@ -71,7 +79,7 @@ def test_suggest_waiting_on_a_slow_grid_api_exits_promptly(
         CARBONPLAN_CACHE_DIR=str(tmp_path / "cache"),
         CARBONPLAN_HTTP_TIMEOUT="60",
     )
-    child = carbonplan("suggest", "--gpu-hours", "100", "--intensity", "electricitymaps", env=env)
+    child = carbonplan(*COMMANDS[command], env=env)
     assert asked.wait(30), "the child never asked the grid API"
     child.send_signal(signum)
     rc, out, err = finish(child, timeout=15)  # the server would hold it for 60 s

@@ -28,6 +28,7 @@ from recommender.cliopts import (
     build_request,
     console,
     emit,
+    no_empty_names,
     plan_options,
     split_values,
 )
@@ -779,11 +780,19 @@ def _instance_record(info: InstanceInfo, now: datetime) -> dict[str, Any]:
 def instances(
     provider: Annotated[
         list[str] | None,
-        typer.Option("--provider", help="Only these clouds: aws, gcp [default: both]."),
+        typer.Option(
+            "--provider",
+            help="Only these clouds: aws, gcp [default: both].",
+            callback=no_empty_names,
+        ),
     ] = None,
     region: Annotated[
         list[str] | None,
-        typer.Option("--region", help="Only these regions, as PROVIDER:REGION (repeatable)."),
+        typer.Option(
+            "--region",
+            help="Only these regions, as PROVIDER:REGION (repeatable).",
+            callback=no_empty_names,
+        ),
     ] = None,
     project: ProjectOpt = None,
     profile: ProfileOpt = None,

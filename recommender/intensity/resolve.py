@@ -204,7 +204,8 @@ def fetch_zones(
     workers = max(1, min(settings.workers, len(todo)))
     started = time.monotonic()
     progress = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name)
+    try:
         futures: dict[Future[ZoneSeries], str] = {
             pool.submit(task, z): z for z in todo if key(z) in mine
         }
@@ -247,6 +248,14 @@ def fetch_zones(
         finally:
             if shared is not None:  # an interrupt: let the other processes fetch
                 shared.release([key(futures[f]) for f in pending])
+    except BaseException:
+        # Ctrl-C or SIGTERM: do not wait for requests in flight (up to the HTTP timeout);
+        # the CLI abandons the worker threads when it exits.
+        pool.shutdown(wait=False, cancel_futures=True)
+        if progress is not None:
+            progress.stop()
+        raise
+    pool.shutdown(wait=True)
     if progress is not None:
         progress.stop()
     if use_cache and cache is not None:
