@@ -221,7 +221,7 @@ def _decode(arrays: Any) -> Catalog:
         blocks = {
             kind: arrays[f"{name}.{kind}"]
             for kind in ("float", "Int64", "string")
-            if f"{name}.{kind}" in arrays.files
+            if f"{name}.{kind}" in arrays
         }
         if "string" in blocks:
             rows = len(arrays[f"{name}.string.na"])
@@ -230,7 +230,7 @@ def _decode(arrays: Any) -> Catalog:
         masks = {
             kind: arrays[f"{name}.{kind}.na"]
             for kind in ("Int64", "string")
-            if f"{name}.{kind}.na" in arrays.files
+            if f"{name}.{kind}.na" in arrays
         }
         seen = {"float": 0, "Int64": 0, "string": 0}
         columns: dict[str, Any] = {}
@@ -259,8 +259,10 @@ def _read_cached(path: Path | None) -> Catalog | None:
     if path is None or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            return _decode(arrays)
+        with np.load(path, allow_pickle=False) as npz:
+            # each item access of an NpzFile reads from the archive again: read each once
+            arrays = {name: npz[name] for name in npz.files}
+        return _decode(arrays)
     except Exception:  # a truncated or foreign cache file is rebuilt, never trusted
         return None
 
