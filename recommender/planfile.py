@@ -89,6 +89,13 @@ def read_bytes(path: Path) -> bytes:
 
 def parse(raw: bytes, name: str) -> dict[str, Any]:
     """The plan document in ``raw`` (from the file ``name``), checked."""
+    document = load_json(raw, name)
+    check(document, name)
+    return document
+
+
+def load_json(raw: bytes, name: str) -> Any:
+    """The JSON in ``raw`` (UTF-8, a byte-order mark allowed), not yet checked."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -101,7 +108,6 @@ def parse(raw: bytes, name: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise BadInputError(f"{name} is not a plan (nested too deeply)", HINT) from None
-    check(document, name)
     return document
 
 

@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 # A user's Python caches bytecode; some sandboxes turn that off (PYTHONDONTWRITEBYTECODE),
 # which would charge every run for compiling carbonplan's modules. Measure as users run it.
@@ -35,19 +36,25 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def window_search(runs: int = 5) -> None:
-    """Best 24 h window over 8,760 hours x 100 regions with recommender.planner.timing."""
+def year_of_intensity() -> Any:
+    """A year of hourly intensity for 100 regions: a daily cycle plus a random walk (seeded)."""
     import numpy as np
-
-    from recommender.planner.timing import best_contiguous, brute_force_contiguous
 
     rng = np.random.default_rng(0)
     hours = np.arange(8760)
-    values = (
+    return (
         300
         + 100 * np.sin(2 * np.pi * hours / 24)[None, :]
         + rng.normal(0, 30, size=(100, 8760)).cumsum(axis=1) / 20
     )
+
+
+def window_search(runs: int = 5) -> None:
+    """Best 24 h window over 8,760 hours x 100 regions with recommender.planner.timing."""
+
+    from recommender.planner.timing import best_contiguous, brute_force_contiguous
+
+    values = year_of_intensity()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -66,17 +73,10 @@ def interruptible_search(runs: int = 3, checkpoint_minutes: float = 5.0) -> None
     """Best pause/resume schedule of a 24 h job (restart overhead per pause) over 8,760 hours
     x 100 regions (issue 13), timed against the contiguous search on the same data in the
     same run: machines differ, the ratio travels."""
-    import numpy as np
 
     from recommender.planner.timing import best_contiguous, best_interruptible
 
-    rng = np.random.default_rng(0)
-    hours = np.arange(8760)
-    values = (
-        300
-        + 100 * np.sin(2 * np.pi * hours / 24)[None, :]
-        + rng.normal(0, 30, size=(100, 8760)).cumsum(axis=1) / 20
-    )
+    values = year_of_intensity()
     overhead = checkpoint_minutes / 60.0
     contiguous: list[float] = []
     paused: list[float] = []

@@ -24,7 +24,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -623,7 +623,7 @@ class IntensityResolver:
                     low,
                     high,
                 )
-        return Intensity(grid.value, grid.source, grid.year, "same-as-grid", grid.low, grid.high)
+        return replace(grid, method="same-as-grid")
 
     def marginal_figure(self, wt_region: str, grid: Intensity) -> Intensity:
         """The ``marginal`` basis: WattTime's annual marginal figure for the region's WattTime
@@ -640,7 +640,7 @@ class IntensityResolver:
                 low,
                 high,
             )
-        return Intensity(grid.value, grid.source, grid.year, "same-as-grid", grid.low, grid.high)
+        return replace(grid, method="same-as-grid")
 
 
 # ------------------------------------------------------------------------------- coordinates

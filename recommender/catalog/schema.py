@@ -102,6 +102,7 @@ INTENSITY_METHODS = (
     "parent-zone",
     "bidding-zone",
     "state",
+    "province",
     "country",
     "provider-region",
     "marginal",

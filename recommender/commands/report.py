@@ -98,7 +98,6 @@ def report(
 ) -> None:
     """Write a shareable cost-vs-carbon report: HTML, Markdown, PNG/SVG charts and CSV."""
     require("report")  # before any work: the charts need matplotlib
-    from recommender import planfile
     from recommender.reports.report import (
         build_report,
         check_target,
@@ -118,8 +117,7 @@ def report(
                 f"--from renders a saved plan; it cannot be combined with {', '.join(given)}",
                 "drop those flags, or drop --from to plan the job again",
             )
-        document = read_plan(from_file)
-        planfile.check(document, str(from_file))  # what launch --from checks, too
+        document = read_plan(from_file)  # what launch --from checks, too
         origin = f"the saved plan {from_file}"
     else:
         if _GPU_HOURS_REQUIRED and plan_args.gpu_hours is None:

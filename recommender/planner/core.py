@@ -49,7 +49,7 @@ _GPU_COLUMNS = [
 ]
 _IDENTITY = ["provider", "region", "instance_type", "market"]
 _GROUP = ["provider", "region", "gpu", "market"]
-_DERIVED_STEPS = {"peak-flops", "memory-fit"}  # constraints that come from sizing, not a flag
+_DERIVED_STEPS = {"memory-fit"}  # constraints that come from sizing, not a flag
 RANK_DIGITS = 3  # figures equal to this many significant digits tie on that criterion
 _SORT_KEYS = {
     "carbon": ["kgco2e", "cost_usd", "wall_hours"],

@@ -9,7 +9,6 @@ the target and moved into place, so a failure never leaves a half-written report
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -26,6 +25,7 @@ import pandas as pd
 
 from recommender import __version__
 from recommender.errors import BadInputError
+from recommender.planfile import HINT as _HINT_SAVE
 from recommender.planner.estimate import equivalents
 from recommender.reports.ladder import budget_ladder
 
@@ -45,10 +45,6 @@ OPTIONAL_FILES = (TIMING_FILE,)
 MAX_REGION_BARS = 30  # above this, the region chart shows the cleanest, the dirtiest, baseline
 CLEANEST_SHOWN, DIRTIEST_SHOWN = 20, 5
 
-_HINT_SAVE = (
-    "save a plan with: carbonplan suggest --gpu-hours 400 --format json > plan.json, "
-    "or give the job flags (--gpu-hours ...) instead of --from"
-)
 _NUMBER_FIELDS = (
     "cost_usd",
     "kgco2e",
@@ -71,26 +67,15 @@ OBJECTIVE_WORDS = {
 
 
 def read_plan(path: Path) -> dict[str, Any]:
-    """Read and check a saved ``carbonplan suggest --format json`` document."""
+    """Read and check a saved ``carbonplan suggest --format json`` document (the checks of
+    :mod:`recommender.planfile`, which ``launch --from`` runs too, then the report's own)."""
+    from recommender import planfile
+
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(
-            f"cannot read --from {name}: {exc.strerror or exc}", _HINT_SAVE
-        ) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInputError(f"--from {name} is not UTF-8 text", _HINT_SAVE) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInputError(
-            f"--from {name} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
-            _HINT_SAVE,
-        ) from None
-    return validate_document(document, name)
+    document = planfile.load_json(planfile.read_bytes(path), f"--from {name}")
+    document = validate_document(document, name)
+    planfile.check(document, name)
+    return document
 
 
 def _is_number(value: Any) -> bool:

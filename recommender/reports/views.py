@@ -233,6 +233,7 @@ _GRID_PREFIXES = (
     ("zone", "Electricity Maps"),
     ("bidding-zone", "ENTSO-E"),
     ("state", "EPA eGRID"),
+    ("province", "CodeCarbon 3.3.2 canada_energy_mix"),
     ("country", "Our World in Data"),
 )
 
@@ -344,7 +345,7 @@ def plan_warnings(
             "spot capacity can be taken back at any time: checkpoint the job (--interruptible "
             "plans the restarts), or use --on-demand",
         )
-    if plan.job.speed_column == "rel_throughput" and "throughput_basis" in options:
+    if "throughput_basis" in options:
         add(
             "estimated-throughput",
             options["throughput_basis"] == "estimated",
@@ -387,11 +388,10 @@ def render_plan(
     options = table_options(plan, markets, top)
     baseline = "saves_kgco2e" in options.columns
     combined = "spot_cost_usd" in options.columns
-    # Benchmarked relative throughput drives speed only for jobs stated in GPU-hours; a job
-    # sized from the model uses peak BF16 FLOPS x MFU for every GPU alike.
-    mark_estimated = plan.job.speed_column == "rel_throughput"
+    # Every job's speed comes from the benchmarked relative throughput (one throughput model),
+    # so an estimated factor makes hours, kWh and kg estimates: marked *.
     notes = ["P = on the cost/CO2e Pareto frontier (to 3 significant figures, as ranked)"]
-    if mark_estimated and (options["throughput_basis"] == "estimated").any():
+    if (options["throughput_basis"] == "estimated").any():
         notes[0] += "; * = GPU throughput estimated from specs"
     columns: list[tuple[str, str, str]] = [  # (name, header, justify)
         ("#", "#", "right"),
@@ -425,7 +425,7 @@ def render_plan(
         places.append(row.region)
         count = row.gpu_count
         gpus = f"{int(count)}x{row.gpu}" if float(count).is_integer() else f"{count:g}x{row.gpu}"
-        if mark_estimated and row.throughput_basis == "estimated":
+        if row.throughput_basis == "estimated":
             gpus += "*"
         cells = [
             str(row.rank),
@@ -813,21 +813,37 @@ def render_regions(frame: pd.DataFrame, console: Console) -> None:
         "sources); source tags other than 'EM <year> zone', 'Google <year> region' and "
         f"'WattTime <year> marginal' mark an exception to the basis ({exceptions} here)"
     )
-    table = Table(title=f"{len(frame)} regions", caption=caption, header_style="bold")
-    for col, justify in [
-        ("region", "left"),
-        ("location", "left"),
-        ("gCO2e/kWh", "right"),
-        ("range", "right"),
-        ("intensity source", "left"),
-        ("PUE", "right"),
-        ("GPUs", "left"),
+    # Borderless like the suggest table (a box costs 3 columns a column): names and figures
+    # stay whole on one line; the words of location, source and GPUs wrap.
+    table = Table(
+        title=f"{len(frame)} regions",
+        caption=caption,
+        header_style="bold",
+        box=_BOX,
+        show_edge=False,
+    )
+    # Below 100 columns the location goes (the region id names the place; --format csv has it).
+    located = console.width >= 100
+    for col, justify, whole in [
+        ("region", "left", True),
+        *([("location", "left", False)] if located else []),
+        ("g/kWh", "right", True),
+        ("range", "right", True),
+        ("source", "left", False),
+        ("PUE", "right", True),
+        ("GPUs", "left", False),
     ]:
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        table.add_column(
+            col,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=whole,
+            overflow="ellipsis" if whole else "fold",
+            ratio=None if whole else 1,
+        )
     for r in frame.itertuples(index=False):
         table.add_row(
             f"{r.provider}:{r.region}",
-            f"{r.location}, {r.country_code}",
+            *([f"{r.location}, {r.country_code}"] if located else []),
             _sig(r.gco2_per_kwh),
             f"{_sig(r.gco2_per_kwh_low)}-{_sig(r.gco2_per_kwh_high)}",
             intensity_label(str(r.intensity_source), r.intensity_year, str(r.intensity_method)),
