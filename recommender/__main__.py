@@ -1,5 +1,5 @@
 """``python -m recommender`` runs the carbonplan CLI."""
 
-from recommender.cli import run
+from recommender.entry import run
 
 run()
