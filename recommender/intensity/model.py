@@ -9,33 +9,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
+
+# one definition, shared with the planner; re-exported: the sources import them from here
+from recommender.units import iso as iso
+from recommender.units import utc as utc
 
 PointKind = Literal["actual", "forecast"]
 #: How a row's figure was obtained, as written to ``intensity_kind``.
 RowKind = Literal["static", "live", "forecast", "cached"]
 
 
-def utc(value: datetime) -> datetime:
-    """The same instant as an aware UTC datetime (naive values are taken as UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def parse_time(text: str) -> datetime:
     """ISO 8601 as the APIs write it (``...Z``, ``+00:00``, ``.000Z``, ``2018-01-20T12:00Z``)."""
     return utc(datetime.fromisoformat(text.strip()))
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC ISO 8601 with a ``Z``, to the second; None stays None."""
-    if value is None:
-        return None
-    return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from recommender.errors import BadInputError, NoOptionError
 from recommender.planner.model import Constraints, Job, Settings
+from recommender.planner.precision import RANK_DIGITS, significant
 from recommender.planner.ranges import Spread, add_ranges, reference_spread
 
 _REGION_COLUMNS = [
@@ -50,7 +51,6 @@ _GPU_COLUMNS = [
 _IDENTITY = ["provider", "region", "instance_type", "market"]
 _GROUP = ["provider", "region", "gpu", "market"]
 _DERIVED_STEPS = {"memory-fit"}  # constraints that come from sizing, not a flag
-RANK_DIGITS = 3  # figures equal to this many significant digits tie on that criterion
 _SORT_KEYS = {
     "carbon": ["kgco2e", "cost_usd", "wall_hours"],
     "cost": ["cost_usd", "kgco2e", "wall_hours"],
@@ -214,16 +214,6 @@ def pareto_mask(cost: pd.Series, kg: pd.Series, digits: int | None = None) -> pd
 def _codes(frame: pd.DataFrame, columns: list[str]) -> list[np.ndarray]:
     """Integer codes that sort like the (string) columns, for fast numeric sorting/grouping."""
     return [pd.factorize(frame[c], sort=True)[0] for c in columns]
-
-
-def significant(values: pd.Series, digits: int = 3) -> np.ndarray:
-    """Round to ``digits`` significant figures (0 stays 0)."""
-    x = values.to_numpy(dtype=float)
-    with np.errstate(divide="ignore"):
-        exponent = np.where(x > 0, digits - 1 - np.floor(np.log10(np.abs(x))), 0.0)
-    # Below 1e-290 (denormals) the scale would overflow; such figures are zero for ranking.
-    scale = 10.0 ** np.minimum(exponent, 290.0)
-    return np.round(x * scale) / scale
 
 
 def rank(frame: pd.DataFrame, objective: str) -> pd.DataFrame:

@@ -42,6 +42,7 @@ import pandas as pd
 from recommender import assumptions as A
 from recommender.errors import DataError
 from recommender.planner.model import Settings
+from recommender.planner.precision import RANK_DIGITS, significant
 
 #: What :func:`add_ranges` adds (and, for a row with a live figure, overwrites: the intensity
 #: bounds then equal the live figure).
@@ -281,8 +282,6 @@ def not_clearly_different(
     xb = np.where(same_gpu[:, None], c[None, :, _XA], c[None, :, _XB])
     gb = np.where(same_zone[:, None], c[None, :, _GA], c[None, :, _GB])
     b_idx = c[None, :, _U] | (c[None, :, _XREF] << 1) | (xb << 2) | (gb << 3)  # (n, 64)
-    from recommender.planner.core import RANK_DIGITS, significant
-
     # figures equal to the ranking's precision tie, as they do in the ranking
     rounded = significant(pd.Series(kg.ravel()), RANK_DIGITS).reshape(kg.shape)
     diff = np.take_along_axis(rounded, b_idx, axis=1) - rounded[0, a_idx][None, :]
