@@ -4,6 +4,8 @@ Built-in sources register themselves exactly as a plug-in would::
 
     register("mysource", lambda settings: MySource(settings))
 
+(:mod:`recommender.intensity.sources` does so for the built-ins; this module imports no source.)
+
 A source is cheap and stateless: the HTTP session, tokens and the on-disk cache live in the
 :class:`FetchContext` and :mod:`recommender.intensity.cache`, not in the source.
 """
@@ -90,13 +92,11 @@ def register(name: str, factory: SourceFactory) -> None:
 
 
 def names() -> list[str]:
-    _load_builtins()
     return sorted(_REGISTRY)
 
 
 def get_source(name: str, settings: IntensitySettings) -> IntensitySource:
     """The source registered as ``name``; unknown names list the valid ones."""
-    _load_builtins()
     key = name.strip().lower()
     if key not in _REGISTRY:
         valid = sorted(_REGISTRY)
@@ -107,16 +107,3 @@ def get_source(name: str, settings: IntensitySettings) -> IntensitySource:
             f"{hint}valid: live, {', '.join(valid)}",
         )
     return _REGISTRY[key](settings)
-
-
-_loaded = False
-
-
-def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from recommender.intensity import sources
-
-    sources.register_builtins(register)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recommender.errors import BadInputError
+from recommender.intensity import sources as _builtins  # noqa: F401  (registers the built-ins)
 from recommender.intensity.model import SourceFault, Target, ZoneSeries, utc
 from recommender.intensity.registry import FetchContext, IntensitySource, get_source
 from recommender.intensity.settings import IntensitySettings, load_settings
