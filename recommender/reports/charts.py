@@ -29,7 +29,7 @@ from recommender.planner.core import pareto_mask
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from recommender.reports.report import Timing
+    from recommender.reports.report import Report, Timing
 
 # Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), plus a fill
 # style per provider so that a greyscale print still tells them apart.
@@ -491,3 +491,49 @@ def svg_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return buffer.getvalue()
+
+
+def chart_files(report: Report, files: dict[str, bytes]) -> dict[str, bytes]:
+    """The report's charts: ``tradeoff.png``/``.svg``, ``regions.png`` and, where time shifting
+    applied, ``timing.png`` (a renderer of :data:`recommender.reports.report.RENDERERS`)."""
+    from recommender.reports import text as T
+    from recommender.reports.report import TIMING_FILE, option_label
+
+    rec = report.recommended
+    recommended = Marked(
+        float(rec["cost_usd"]),
+        float(rec["kgco2e"]),
+        f"recommended: {option_label(rec, short=True)}\n"
+        f"${rec['cost_usd']:,.0f}, {rec['kgco2e']:,.3g} kg",
+    )
+    base = report.baseline
+    baseline = (
+        Marked(
+            base.cost_usd,
+            base.kgco2e,
+            f"baseline: {base.region}, {base.instance_type}, {base.market}\n"
+            f"${base.cost_usd:,.0f}, {base.kgco2e:,.3g} kg",
+        )
+        if base
+        else None
+    )
+    tradeoff = tradeoff_figure(
+        report.options,
+        recommended=recommended,
+        baseline=baseline,
+        title=f"{report.title}: {len(report.options)} options, cost vs emissions",
+    )
+    regions = region_figure(
+        report.regions,
+        title=f"Lowest kg CO2e per region ({report.region_count} regions), cleanest first",
+    )
+    out = {
+        "tradeoff.png": png_bytes(tradeoff),
+        "tradeoff.svg": svg_bytes(tradeoff),
+        "regions.png": png_bytes(regions),
+    }
+    if report.timing is not None:
+        out[TIMING_FILE] = png_bytes(
+            timing_figure(report.timing, title=T.timing_title(report.timing))
+        )
+    return out

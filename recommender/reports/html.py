@@ -14,9 +14,9 @@ from recommender.reports.report import (
     TRADEOFF_RANGE_CAPTION,
     Report,
     has_ranges,
-    kg_with_range,
     ranges_method,
 )
+from recommender.reports.text import kg_with_range
 
 CSS = """
 :root { --ink: #1d2329; --muted: #56606b; --rule: #d5dae0; --band: #f3f5f7; --accent: #1b4f72; }
@@ -458,3 +458,17 @@ def render_html(
 </body>
 </html>
 """
+
+
+def html_files(report: Report, files: dict[str, bytes]) -> dict[str, bytes]:
+    """``report.html``, with the charts rendered before it inline (a renderer of
+    :data:`recommender.reports.report.RENDERERS`)."""
+    from recommender.reports.report import TIMING_FILE
+
+    page = render_html(
+        report,
+        tradeoff_png=files["tradeoff.png"],
+        regions_png=files["regions.png"],
+        timing_png=files.get(TIMING_FILE),
+    )
+    return {"report.html": page.encode("utf-8")}

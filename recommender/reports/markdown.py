@@ -9,9 +9,9 @@ from recommender.reports.report import (
     TRADEOFF_RANGE_CAPTION,
     Report,
     has_ranges,
-    kg_with_range,
     ranges_method,
 )
+from recommender.reports.text import kg_with_range
 
 
 def _cell(value: object) -> str:
@@ -152,3 +152,8 @@ def render_markdown(report: Report) -> str:
     out += [f"- {line}" for line in T.version_lines(report)]
     out += ["", "```console", report.command, "```", ""]
     return "\n".join(out)
+
+
+def markdown_files(report: Report, files: dict[str, bytes]) -> dict[str, bytes]:
+    """``report.md`` (a renderer of :data:`recommender.reports.report.RENDERERS`)."""
+    return {"report.md": render_markdown(report).encode("utf-8")}

@@ -132,3 +132,12 @@ def to_csv(records: Sequence[Mapping[str, Any]]) -> str:
     for record in records:
         writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
     return buffer.getvalue()
+
+
+def data_files(report: Any, files: dict[str, bytes]) -> dict[str, bytes]:
+    """``options.csv`` and ``plan.json`` of a report (a renderer of
+    :data:`recommender.reports.report.RENDERERS`)."""
+    return {
+        "options.csv": to_csv(report.document["options"]).encode("utf-8"),
+        "plan.json": (to_json(report.document) + "\n").encode("utf-8"),
+    }

@@ -284,11 +284,11 @@ def _timing(document: dict[str, Any], rec: dict[str, Any]) -> Timing | None:
 def timing_curve(intensity_fn: Any, option: dict[str, Any]) -> dict[str, Any] | None:
     """The curve the planner's time shifter ranked ``option``'s region on (kept by the hook,
     so nothing is fetched twice), or None where time shifting did not apply."""
-    from recommender.planner.timing import ShiftedIntensity
-
-    if not isinstance(intensity_fn, ShiftedIntensity):
+    curve = getattr(intensity_fn, "curve", None)  # recommender.intensity.shifting's hook
+    if curve is None:
         return None
-    return intensity_fn.curve(str(option["provider"]), str(option["region"]))
+    found: dict[str, Any] | None = curve(str(option["provider"]), str(option["region"]))
+    return found
 
 
 @dataclass(frozen=True)
@@ -430,17 +430,6 @@ def has_ranges(options: pd.DataFrame) -> bool:
     return all(f in options.columns for f in RANGE_FIELDS) and bool(
         options[list(RANGE_FIELDS)].notna().all(axis=None)
     )
-
-
-def kg_with_range(option: dict[str, Any]) -> str:
-    """``4.86 (3.3-8.4)`` for a table cell; the central figure alone without a range."""
-    from recommender.reports import text as T
-    from recommender.reports.views import range_text
-
-    low, high = _number(option.get("kgco2e_low")), _number(option.get("kgco2e_high"))
-    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
-        return T.sig(option["kgco2e"])
-    return f"{T.sig(option['kgco2e'])} ({range_text(low, high)})"
 
 
 def ranges_method(document: dict[str, Any]) -> str | None:
@@ -606,60 +595,25 @@ def _is_campaign(job: dict[str, Any]) -> bool:
 # --- writing --------------------------------------------------------------------------------
 
 
+#: The renderers, in order, as ``(module, function)``: each takes the report and the files
+#: rendered before it (the HTML page embeds the charts) and returns its own files by name. A
+#: plain table looked up by name, so that the renderers import this module (``Report``,
+#: ``option_label``) and this module imports none of them: no import cycle.
+RENDERERS: tuple[tuple[str, str], ...] = (
+    ("recommender.reports.charts", "chart_files"),
+    ("recommender.reports.records", "data_files"),
+    ("recommender.reports.markdown", "markdown_files"),
+    ("recommender.reports.html", "html_files"),
+)
+
+
 def render_files(report: Report) -> dict[str, bytes]:
     """Every file of the report, by name."""
-    from recommender.reports import charts
-    from recommender.reports import text as T
-    from recommender.reports.html import render_html
-    from recommender.reports.markdown import render_markdown
-    from recommender.reports.records import to_csv, to_json
+    import importlib
 
-    rec = report.recommended
-    recommended = charts.Marked(
-        float(rec["cost_usd"]),
-        float(rec["kgco2e"]),
-        f"recommended: {option_label(rec, short=True)}\n"
-        f"${rec['cost_usd']:,.0f}, {rec['kgco2e']:,.3g} kg",
-    )
-    base = report.baseline
-    baseline = (
-        charts.Marked(
-            base.cost_usd,
-            base.kgco2e,
-            f"baseline: {base.region}, {base.instance_type}, {base.market}\n"
-            f"${base.cost_usd:,.0f}, {base.kgco2e:,.3g} kg",
-        )
-        if base
-        else None
-    )
-    tradeoff = charts.tradeoff_figure(
-        report.options,
-        recommended=recommended,
-        baseline=baseline,
-        title=f"{report.title}: {len(report.options)} options, cost vs emissions",
-    )
-    regions = charts.region_figure(
-        report.regions,
-        title=f"Lowest kg CO2e per region ({report.region_count} regions), cleanest first",
-    )
-    files = {
-        "tradeoff.png": charts.png_bytes(tradeoff),
-        "tradeoff.svg": charts.svg_bytes(tradeoff),
-        "regions.png": charts.png_bytes(regions),
-        "options.csv": to_csv(report.document["options"]).encode("utf-8"),
-        "plan.json": (to_json(report.document) + "\n").encode("utf-8"),
-        "report.md": render_markdown(report).encode("utf-8"),
-    }
-    if report.timing is not None:
-        files[TIMING_FILE] = charts.png_bytes(
-            charts.timing_figure(report.timing, title=T.timing_title(report.timing))
-        )
-    files["report.html"] = render_html(
-        report,
-        tradeoff_png=files["tradeoff.png"],
-        regions_png=files["regions.png"],
-        timing_png=files.get(TIMING_FILE),
-    ).encode("utf-8")
+    files: dict[str, bytes] = {}
+    for module, function in RENDERERS:
+        files.update(getattr(importlib.import_module(module), function)(report, dict(files)))
     return files
 
 

@@ -604,3 +604,17 @@ def campaign_caption(report: Report) -> str:
     if isinstance(scratch, dict):
         text += f" Assumption in the from-scratch row: {scratch.get('source')}."
     return text
+
+
+def kg_with_range(option: dict[str, Any]) -> str:
+    """``4.86 (3.3-8.4)`` for a table cell; the central figure alone without a range."""
+    from recommender.reports.views import range_text
+
+    def number(value: Any) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) and value >= 0 else math.nan
+
+    low, high = number(option.get("kgco2e_low")), number(option.get("kgco2e_high"))
+    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+        return sig(option["kgco2e"])
+    return f"{sig(option['kgco2e'])} ({range_text(low, high)})"
