@@ -26,15 +26,15 @@ from recommender.cliopts import (
     ProviderOpt,
     SizingArgs,
     UtilisationOpt,
-    build_campaign,
-    build_request,
-    check_number,
     console,
     emit,
     given_on_command_line,
     plan_options,
+    plan_request,
     sizing_options,
+    sizing_request,
     split_values,
+    warn,
 )
 from recommender.errors import BadInputError, CarbonplanError, ExitCode, Interrupted
 
@@ -85,8 +85,9 @@ def suggest(
     ] = False,
 ) -> None:
     """Rank (cloud, region, instance, market) options for a job by carbon, cost or time."""
+    from recommender import api
     from recommender.reports.records import option_records
-    from recommender.reports.views import plan_document, render_plan
+    from recommender.reports.views import render_plan
 
     if top < 0:
         raise BadInputError(f"--top must be >= 0, got {top}")
@@ -102,24 +103,26 @@ def suggest(
                 "one object per market",
                 f"drop {flag}",
             )
-    request = build_request(plan_args)
+    # the table takes every option: a combined row shows the other market's price past --top
+    plan = api.plan_request(
+        plan_request(plan_args),
+        top=0 if fmt is Format.table else top,
+        all_sizes=all_sizes,
+        warn=warn,
+    )
     if fmt is Format.table:
-        # every option: a combined row shows the other market's price even past --top
-        result = request.run(top=None, all_sizes=all_sizes)
-        chart = None
+        result, chart = plan.result, None
         if plot:
             from recommender.reports.terminal import split_for_plot
 
             result, chart = split_for_plot(result, 0)
         render_plan(
-            result, request.catalog, console(), explain, top=top, markets=markets, wide=wide
+            result, plan.request.catalog, console(), explain, top=top, markets=markets, wide=wide
         )
         if chart is not None:
             console().print(chart)
         return
-    result = request.run(top=top or None, all_sizes=all_sizes)
-    document = plan_document(result, request.catalog, set(request.defaults_used))
-    emit(fmt, document, option_records(result.options))
+    emit(fmt, plan.to_dict(), option_records(plan.result.options))
 
 
 @sizing_options
@@ -171,188 +174,33 @@ def estimate(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Energy and CO2e of one job: GPU x count x hours x grid intensity (+ host, PUE, embodied)."""
-    from recommender.catalog import load_catalog, parse_region, resolve_gpu
-    from recommender.catalog.bases import check_basis
-    from recommender.planner import estimate as run_estimate
+    from recommender import api
     from recommender.reports.views import estimate_document, render_estimate
 
-    check_number("--hours", hours, high=1e9)
-    check_number("--count", count, high=1e6)
-    check_number("--intensity", intensity, low=0, inclusive_low=True, high=2000)
-    check_number("--gpu-power-w", gpu_power_w, low=0, inclusive_low=True, high=5000)
-    check_number("--host-power-w", host_power_w, low=0, inclusive_low=True, high=1e7)
-    check_number("--power-w", power_w, high=1e9)
-    check_number("--pue", pue, low=1.0, inclusive_low=True, high=3.0)
-    check_number("--utilisation", utilisation, high=1.0)
-    check_number("--embodied", embodied, low=0, inclusive_low=True, high=1e4)
-    given = {n for n in ("gpu_power_w", "host_power_w", "utilisation") if given_on_command_line(n)}
-    if power_w is not None and given:
-        flags = ", ".join("--" + n.replace("_", "-") for n in sorted(given))
-        raise BadInputError(
-            f"--power-w replaces the power model; it cannot be combined with {flags}",
-            "give either --power-w or the per-part figures",
-        )
-    if region is None and intensity is None:
-        raise BadInputError(
-            "estimate needs a grid intensity",
-            "give --region PROVIDER:REGION or --intensity G (gCO2e/kWh)",
-        )
-    if no_embodied and given_on_command_line("embodied"):
-        raise BadInputError("--embodied and --no-embodied contradict each other")
-
-    basis = check_basis(intensity_basis)
-    if basis != "grid" and intensity is not None:
-        raise BadInputError(
-            "--intensity gives the figure itself; --intensity-basis chooses among the shipped "
-            "ones for --region",
-            "give one of them",
-        )
-    catalog = load_catalog().with_basis(basis)
-    name = resolve_gpu(gpu, catalog.gpus)
-    spec = catalog.gpus.set_index("gpu").loc[name]
-    sources: dict[str, str] = {}
-    hours = _job_hours(build_campaign(sizing_args), hours, name, spec, count, sources)
-    region_row = None
-    if region is not None:
-        p, r = parse_region(region, catalog.regions)
-        regions = catalog.regions
-        region_row = regions[(regions["provider"] == p) & (regions["region"] == r)].iloc[0]
-    if intensity is not None:
-        g = intensity
-        sources["gco2_per_kwh"] = "--intensity"
-        intensity_info: dict[str, Any] = {"intensity_basis": "--intensity"}
-    else:
-        assert region_row is not None
-        g = float(region_row["gco2_per_kwh"])
-        sources["gco2_per_kwh"] = (
-            f"{region_row['provider']}:{region_row['region']}: {region_row['intensity_source']}"
-            f" ({region_row['intensity_year']}; {region_row['intensity_basis']} basis, "
-            f"{region_row['intensity_method']}; range {region_row['gco2_per_kwh_low']:g}-"
-            f"{region_row['gco2_per_kwh_high']:g})"
-        )
-        intensity_info = {
-            name: region_row[name]
-            for name in (
-                "intensity_basis",
-                "intensity_method",
-                "intensity_year",
-                "intensity_source",
-                "gco2_per_kwh_low",
-                "gco2_per_kwh_high",
-            )
-        }
-    if pue is not None:
-        pue_value = pue
-        sources["pue"] = "--pue"
-    elif region_row is not None:
-        pue_value = float(region_row["pue"])
-        sources["pue"] = (
-            f"{region_row['provider']}:{region_row['region']}: {region_row['pue_source']}"
-        )
-    else:
-        pue_value = 1.0
-        sources["pue"] = "default 1.0 (IT energy only: no --region or --pue given)"
-    if gpu_power_w is None:
-        gpu_w = float(spec["tdp_w"]) * utilisation
-        sources["gpu_power_w"] = f"TDP {spec['tdp_w']:g} W x utilisation {utilisation:g}"
-    else:
-        gpu_w = gpu_power_w
-        sources["gpu_power_w"] = "--gpu-power-w"
-    if host_power_w is None:
-        host_w, host_src = _default_host_w(catalog.offers, name, count)
-        sources["host_power_w"] = host_src
-    else:
-        host_w = host_power_w
-        sources["host_power_w"] = "--host-power-w"
-    sources["power_w"] = "--power-w" if power_w is not None else "GPU power x count + host power"
-    embodied_g = 0.0 if no_embodied else embodied
-    sources["embodied_g_per_gpu_hour"] = (
-        "--no-embodied"
-        if no_embodied
-        else "--embodied"
-        if given_on_command_line("embodied")
-        else A.EMBODIED_G_PER_GPU_HOUR.source
-    )
-    result = run_estimate(
-        gpu=name,
-        count=count,
+    names = ("gpu_power_w", "host_power_w", "utilisation", "embodied")
+    result = api.estimate(
+        gpu,
         hours=hours,
-        gco2_per_kwh=g,
-        pue=pue_value,
-        gpu_power_w=gpu_w,
-        host_power_w=host_w,
+        count=count,
+        region=region,
+        intensity=intensity,
+        gpu_power_w=gpu_power_w,
+        host_power_w=host_power_w,
         power_w=power_w,
-        embodied_g_per_gpu_hour=embodied_g,
-        sources=sources,
-        intensity=intensity_info,
-    )
+        pue=pue,
+        utilisation=utilisation,
+        embodied=embodied,
+        no_embodied=no_embodied,
+        intensity_basis=intensity_basis,
+        sizing=sizing_request(sizing_args),
+        given=frozenset(n for n in names if given_on_command_line(n)),
+    ).result
     if fmt is Format.table:
         render_estimate(result, console())
         return
     document = estimate_document(result)
     flat = {k: v for k, v in document.items() if not isinstance(v, dict)}
     emit(fmt, document, [flat])
-
-
-def _job_hours(
-    campaign: Any, hours: float | None, gpu: str, spec: Any, count: float, sources: dict[str, str]
-) -> float:
-    """Wall hours for ``estimate``: --hours (x the search's runs), or the campaign's FLOPs as
-    reference-GPU hours (its BF16 peak x MFU) x rel(ref) / rel(gpu), spread over ``count`` GPUs
-    (perfect scaling): the same throughput model as ``size`` and ``suggest``."""
-    search, model = campaign.search, campaign.model
-    if model is None:
-        if hours is None:
-            raise BadInputError(
-                "Missing option '--hours' or '--params': how long does the job run?",
-                "give --hours H, or --params N --tokens D to derive them from FLOPs",
-            )
-        sources["hours"] = "--hours"
-        if search.runs != 1.0:
-            sources["hours"] += f" {hours:g} x {search.trials:,} trials x {search.early_stop:g}"
-        return hours * search.runs
-    if hours is not None:
-        raise BadInputError(
-            "--hours and --params both size the job",
-            "give one: --hours H (measured), or --params N --tokens D (from FLOPs)",
-        )
-    from recommender.catalog import load_catalog
-    from recommender.planner import sizing
-
-    need, per_gpu = model.memory.gb_required, float(spec["memory_gb"])
-    if need > per_gpu * count:
-        fewest = -(-need // per_gpu)
-        raise BadInputError(
-            f"the training state needs {need:,.1f} GB; {count:g} x {gpu} hold "
-            f"{per_gpu * count:,.0f} GB",
-            f"use --count {fewest:.0f} or more, --peft, or a leaner --precision/--optimizer",
-        )
-    gpus = load_catalog().gpus
-    ref, ref_peak = sizing.MFU_REF_GPU, sizing.reference_peak(gpus)
-    ref_rel, rel = sizing.reference_rel(gpus), float(spec["rel_throughput"])
-    ref_hours = model.gpu_hours(ref_peak, search.runs)
-    sources["hours"] = (
-        f"{model.flops:.4g} FLOPs x {search.runs:g} run(s) / ({ref} peak {ref_peak:g} TFLOPS "
-        f"x MFU {model.mfu:g} x 3600 s) = {ref_hours:,.4g} {ref} GPU-hours, x {ref_rel:g} / "
-        f"{rel:g} (rel. throughput {ref} / {gpu}) / {count:g} GPUs; MFU applies to the "
-        "reference GPU; `carbonplan size` shows the derivation"
-    )
-    return ref_hours * ref_rel / rel / count
-
-
-def _default_host_w(offers: Any, gpu: str, count: float) -> tuple[float, str]:
-    """Host power per GPU: the median over the cloud offers with this GPU, times ``count``."""
-    rows = offers[(offers["gpu"] == gpu) & (offers["gpu_count"] >= 1)]
-    if rows.empty:
-        return 0.0, "not modelled (no cloud offer with this GPU); pass --host-power-w"
-    per_gpu = (
-        rows["vcpus"] * A.CPU_W_PER_VCPU.value + rows["memory_gib"] * A.MEMORY_W_PER_GIB.value
-    ) / rows["gpu_count"]
-    median = float(per_gpu.median())
-    return median * count, (
-        f"{median:.0f} W per GPU x {count:g}: median host (vCPUs x {A.CPU_W_PER_VCPU.value} W + "
-        f"GiB x {A.MEMORY_W_PER_GIB.value} W) over {len(rows)} cloud offers with {gpu}"
-    )
 
 
 def _with_region_gpus(catalog: Any) -> Any:

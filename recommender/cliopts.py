@@ -1,5 +1,5 @@
-"""Command-line pieces shared by every command: output formats, number checks, the console,
-and the job/constraint options of ``suggest`` that ``report`` and ``launch`` reuse.
+"""Command-line option declarations shared by every command: output formats, the console, and
+the job/constraint options of ``suggest`` that ``report`` and ``launch`` reuse.
 
 Commands that plan a job take those options with one decorator instead of copying them::
 
@@ -10,18 +10,19 @@ Commands that plan a job take those options with one decorator instead of copyin
         result = request.run(top=None)
 
 ``plan_options`` adds the shared parameters to the command's signature (typer reads the
-signature), then hands them to the command bundled as one :class:`PlanArgs`.
+signature), then hands them to the command bundled as one :class:`PlanArgs`. The flags become
+the typed request of :mod:`recommender.api` (:func:`plan_request`), which checks and resolves
+it: the command line and Python users share one application layer.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import math
 import sys
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,14 +33,14 @@ from click.core import ParameterSource
 from rich.console import Console
 
 from recommender import assumptions as A
+from recommender.api import warn as warn  # re-exported for the commands, as are the checks
 from recommender.errors import BadInputError
+from recommender.inputs import check_number as check_number
+from recommender.inputs import split_values as split_values
 
 if TYPE_CHECKING:
-    from recommender.catalog import Catalog
-    from recommender.planner import Constraints, Job, Plan, Settings
-    from recommender.planner.core import IntensityFn
+    from recommender.api import PlanRequest, Resolved, SizingRequest
     from recommender.planner.sizing import Campaign
-    from recommender.planner.timing import TimingFlags
 
 
 class Format(StrEnum):
@@ -83,38 +84,6 @@ def console() -> Console:
     out = Console(**options)
     if not out.is_terminal:
         out = Console(width=200, **options)
-    return out
-
-
-def check_number(
-    flag: str,
-    value: float | None,
-    *,
-    low: float = 0.0,
-    high: float = 1e12,
-    inclusive_low: bool = False,
-) -> None:
-    """Reject NaN, infinities and values outside a sane range, naming the flag."""
-    if value is None:
-        return
-    if math.isnan(value) or math.isinf(value):
-        raise BadInputError(f"{flag} must be a finite number, not {value}")
-    too_low = value < low if inclusive_low else value <= low
-    if too_low:
-        bound = f">= {low:g}" if inclusive_low else f"> {low:g}"
-        raise BadInputError(f"{flag} must be {bound}, got {value:g}")
-    if value > high:
-        raise BadInputError(
-            f"{flag}={value:g} is implausibly large (limit {high:g})",
-            "check the unit: the flag's --help says what it expects",
-        )
-
-
-def split_values(values: list[str] | None) -> list[str]:
-    """Accept both repeated flags and comma-separated lists."""
-    out: list[str] = []
-    for value in values or []:
-        out.extend(part.strip() for part in value.split(",") if part.strip())
     return out
 
 
@@ -509,361 +478,40 @@ def _bundle_options(cls: type, name: str, command: Callable[..., Any]) -> Callab
     return wrapper
 
 
-# Flags whose defaults are modelling assumptions, by the name they carry in the output.
-_SETTING_FLAGS = {
-    "utilisation": "gpu_utilisation",
-    "scaling_efficiency": "scaling_efficiency",
-    "embodied": "embodied_g_per_gpu_hour",
-    "carbon_price": "carbon_price_usd_per_t",
-    "objective": "objective",
-    "ref_gpu": "ref_gpu",
-    "max_instances": "max_instances",
-}
+def plan_request(args: SizingArgs) -> PlanRequest:
+    """The flags as the API's typed request; the flags typed on the command line are the
+    request's ``given`` (they win over the config file; the others are defaults)."""
+    from recommender import api
+
+    return _request(api.PlanRequest, args)
 
 
-@dataclass(frozen=True)
-class PlanRequest:
-    """Validated, resolved inputs of a plan; ``run`` calls the planner."""
+def sizing_request(args: SizingArgs) -> SizingRequest:
+    """The sizing flags as the API's typed :class:`~recommender.api.SizingRequest`."""
+    from recommender import api
 
-    catalog: Catalog
-    job: Job
-    settings: Settings
-    constraints: Constraints
-    baseline: tuple[str, str] | None
-    defaults_used: frozenset[str]
-    intensity_fn: IntensityFn | None = None  # None: the shipped static annual figures
-    # values taken from the config file or CARBONPLAN_* (not flags, not built-in defaults):
-    # output name -> "config file PATH" or "environment VAR"
-    configured: tuple[tuple[str, str], ...] = ()
+    return _request(api.SizingRequest, args)
 
-    def with_job(self, job: Job) -> PlanRequest:
-        """The same request for another job (same catalog, settings, constraints, baseline and
-        intensity): e.g. one run of a search, re-planned for the report's campaign breakdown."""
-        return replace(self, job=job)
 
-    def run(self, *, top: int | None = 20, all_sizes: bool = False) -> Plan:
-        from recommender.planner import plan
+def _request(cls: type[Any], args: SizingArgs) -> Any:
+    names = {f.name for f in fields(cls)} & {f.name for f in fields(args)}
+    values = {n: _plain(getattr(args, n)) for n in names}
+    return cls(**values, given=frozenset(n for n in names if given_on_command_line(n)))
 
-        result = plan(
-            self.catalog.offers,
-            self.catalog.regions,
-            self.catalog.gpus,
-            self.job,
-            self.settings,
-            self.constraints,
-            baseline=self.baseline,
-            top=top,
-            all_sizes=all_sizes,
-            intensity_fn=self.intensity_fn,
-        )
-        return replace(result, configured=self.configured) if self.configured else result
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def build_request(args: PlanArgs) -> Resolved:
+    """Check and resolve the planning flags (:func:`recommender.api.resolve`)."""
+    from recommender import api
+
+    return api.resolve(plan_request(args), warn=warn)
 
 
 def build_campaign(args: SizingArgs) -> Campaign:
-    """Validate the sizing flags together (see :func:`recommender.planner.sizing.from_flags`)."""
-    from recommender.planner.sizing import from_flags
+    """Validate the sizing flags together (:func:`recommender.api.campaign`)."""
+    from recommender import api
 
-    values = {f.name: getattr(args, f.name) for f in fields(SizingArgs)}
-    values["grid"] = split_values(args.grid)
-    for name in ("precision", "optimizer", "search"):
-        values[name] = values[name].value if values[name] is not None else None
-    return from_flags(**values)
-
-
-def build_request(args: PlanArgs) -> PlanRequest:
-    """Check every number, resolve every name (with "did you mean"), and refuse
-    contradictions; raise :class:`BadInputError` with a hint otherwise."""
-    from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
-    from recommender.catalog.bases import check_basis
-    from recommender.planner import Constraints, Settings
-    from recommender.planner.sizing import job_for
-
-    args, configured = with_config(args)
-    check_number("--gpu-hours", args.gpu_hours, high=1e9)
-    campaign = build_campaign(args)
-    if campaign.model is None and args.gpu_hours is None:
-        raise BadInputError(
-            "Missing option '--gpu-hours' or '--params': how much work is the job?",
-            "give --gpu-hours H (measured on --ref-gpu), or --params N --tokens D "
-            "(e.g. --params 350M --tokens 20B)",
-        )
-    if campaign.model is not None and args.gpu_hours is not None:
-        raise BadInputError(
-            "--gpu-hours and --params both size the job",
-            "give one: --gpu-hours H (measured), or --params N --tokens D (from FLOPs)",
-        )
-    if campaign.model is not None and given_on_command_line("ref_gpu"):
-        raise BadInputError(
-            "--ref-gpu qualifies --gpu-hours; with --params the work is sized on the A100-80GB "
-            "at --mfu and every GPU scales by its measured throughput",
-            "drop --ref-gpu",
-        )
-    check_number("--min-gpu-memory", args.min_gpu_memory, high=4096)
-    timing = _timing_flags(args)
-    check_number("--max-cost", args.max_cost, high=1e10)
-    check_number("--max-kg", args.max_kg, high=1e10)
-    check_number("--carbon-price", args.carbon_price, low=0, inclusive_low=True, high=1e5)
-    check_number("--utilisation", args.utilisation, high=1.0)
-    check_number("--scaling-efficiency", args.scaling_efficiency, high=1.0)
-    check_number("--embodied", args.embodied, low=0, inclusive_low=True, high=1e4)
-    if args.max_instances < 1 or args.max_instances > 1024:
-        raise BadInputError(f"--max-instances must be between 1 and 1024, got {args.max_instances}")
-    if args.no_embodied and given_on_command_line("embodied"):
-        raise BadInputError("--embodied and --no-embodied contradict each other", "give one")
-    if args.spot and args.on_demand:
-        raise BadInputError(
-            "--spot and --on-demand contradict each other",
-            "give one of them, or neither to plan on both markets",
-        )
-
-    basis = check_basis(args.intensity_basis)
-    live = args.intensity.strip().lower() != "static" or args.intensity_file is not None
-    if basis != "grid" and live:
-        raise BadInputError(
-            f"--intensity-basis {basis} applies to the shipped annual figures; live and file "
-            "intensities are grid averages",
-            "drop --intensity-basis, or use --intensity static",
-        )
-    if args.intensity_column is not None and args.intensity_file is None:
-        raise BadInputError(
-            "--intensity-column names a column of --intensity-file", "give --intensity-file FILE"
-        )
-    static_given = given_on_command_line("intensity") and args.intensity.strip().lower() == "static"
-    if args.intensity_file is not None and static_given:
-        raise BadInputError(
-            "--intensity static and --intensity-file contradict each other: the file replaces "
-            "the shipped annual figures",
-            "drop --intensity static (--intensity-file implies --intensity csv)",
-        )
-    catalog = load_catalog().with_basis(basis)
-    providers = tuple(dict.fromkeys(resolve_provider(p) for p in split_values(args.provider)))
-    regions = tuple(parse_region(r, catalog.regions) for r in split_values(args.region))
-    excluded = tuple(parse_region(r, catalog.regions) for r in split_values(args.exclude_region))
-    if regions and providers:
-        outside = [f"{p}:{r}" for p, r in regions if p not in providers]
-        if outside:
-            raise BadInputError(
-                f"--region {outside[0]} is not in --provider {','.join(providers)}",
-                "drop the --provider filter or choose a region of those providers",
-            )
-    if regions and excluded and set(regions) <= set(excluded):
-        raise BadInputError("every --region is also excluded by --exclude-region")
-    gpus = tuple(dict.fromkeys(resolve_gpu(g, catalog.gpus) for g in split_values(args.gpu)))
-    baseline = parse_region(args.baseline, catalog.regions) if args.baseline else None
-    markets: tuple[str, ...] = ("on-demand", "spot")
-    if args.spot or args.on_demand:  # never both: refused above
-        markets = ("spot",) if args.spot else ("on-demand",)
-
-    defaults = {"cpu_w_per_vcpu", "memory_w_per_gib"}  # not flags: always the sourced values
-    defaults |= {
-        name
-        for flag, name in _SETTING_FLAGS.items()
-        if not given_on_command_line(flag) and name not in configured
-    }
-    if campaign.model is not None and args.mfu is None:
-        defaults.add("mfu")
-    return PlanRequest(
-        catalog=catalog,
-        job=job_for(
-            campaign, args.gpu_hours, resolve_gpu(args.ref_gpu, catalog.gpus), catalog.gpus
-        ),
-        settings=Settings(
-            gpu_utilisation=args.utilisation,
-            scaling_efficiency=args.scaling_efficiency,
-            embodied_g_per_gpu_hour=0.0 if args.no_embodied else args.embodied,
-            carbon_price_usd_per_t=args.carbon_price,
-            objective=args.objective.value,
-        ),
-        constraints=Constraints(
-            providers=providers or None,
-            regions=regions or None,
-            exclude_regions=excluded,
-            gpus=gpus or None,
-            min_gpu_memory_gb=args.min_gpu_memory,
-            markets=markets,
-            max_instances=args.max_instances,
-            deadline_hours=timing.deadline_hours if timing is not None else None,
-            max_cost_usd=args.max_cost,
-            max_kgco2e=args.max_kg,
-            **_timing_constraints(timing),
-        ),
-        baseline=baseline,
-        defaults_used=frozenset(defaults),
-        intensity_fn=_intensity_fn(args, catalog, providers, regions, excluded, timing),
-        configured=tuple(sorted(configured.items())),
-    )
-
-
-# [plan] settings (recommender.config) -> the PlanArgs field each one is the default of
-_CONFIG_FIELDS = {
-    "providers": "provider",
-    "exclude_regions": "exclude_region",
-    "objective": "objective",
-    "carbon_price": "carbon_price",
-    "utilisation": "utilisation",
-    "scaling_efficiency": "scaling_efficiency",
-    "embodied": "embodied",
-    "ref_gpu": "ref_gpu",
-    "max_instances": "max_instances",
-    "intensity_basis": "intensity_basis",
-}
-
-
-def with_config(args: PlanArgs) -> tuple[PlanArgs, dict[str, str]]:
-    """``args`` with each flag that was not typed taken from the config file's ``[plan]`` table
-    or its ``CARBONPLAN_*`` variable, and where each value so taken came from, by its name in
-    the output (``gpu_utilisation``, ``providers``, ``markets``, ...). Typed flags always win.
-    A configured name that does not resolve is one error naming the file and key."""
-    from recommender.config import plan_settings
-
-    settings = plan_settings()
-    check_config_names(settings)
-    changes: dict[str, Any] = {}
-    configured: dict[str, str] = {}
-    static = args.intensity.strip().lower() == "static" and args.intensity_file is None
-    for key, name in _CONFIG_FIELDS.items():
-        setting = settings[key]
-        if setting.origin == "default" or given_on_command_line(name):
-            continue
-        if key == "ref_gpu" and args.params is not None:
-            continue  # a job sized from --params has no reference GPU of its own
-        if key == "intensity_basis" and not static:
-            continue  # the bases are of the shipped annual figures; live/file are grid averages
-        changes[name] = Objective(setting.value) if key == "objective" else setting.value
-        configured[_SETTING_FLAGS.get(name, key)] = setting.origin
-    markets = settings["markets"]
-    typed = given_on_command_line("spot") or given_on_command_line("on_demand")
-    if markets.origin != "default" and not typed:
-        chosen = set(markets.value)
-        changes["spot"] = chosen == {"spot"}
-        changes["on_demand"] = chosen == {"on-demand"}
-        configured["markets"] = markets.origin
-    return replace(args, **changes), configured
-
-
-def check_config_names(settings: dict[str, Any]) -> None:
-    """Resolve the configured providers, regions, GPU and basis as their flags would be, but
-    name the file and key (or the variable) in the error."""
-    from recommender.catalog import load_catalog, parse_region, resolve_gpu, resolve_provider
-    from recommender.catalog.bases import check_basis
-
-    checks: dict[str, Callable[[Any], Any]] = {
-        "providers": lambda names: [resolve_provider(n) for n in names],
-        "exclude_regions": lambda names: [parse_region(n, load_catalog().regions) for n in names],
-        "ref_gpu": lambda name: resolve_gpu(name, load_catalog().gpus),
-        "intensity_basis": check_basis,
-    }
-    for key, check in checks.items():
-        setting = settings[key]
-        if setting.origin == "default":
-            continue
-        try:
-            check(setting.value)
-        except BadInputError as exc:
-            raise BadInputError(f"{setting.where}: {exc.message}", exc.hint) from None
-
-
-def warn(message: str) -> None:
-    """One ``warning: ...`` line on stderr (never stdout: --format json must stay parseable)."""
-    sys.stderr.write(f"warning: {message}\n")
-    sys.stderr.flush()
-
-
-def _intensity_fn(
-    args: PlanArgs,
-    catalog: Catalog,
-    providers: tuple[str, ...],
-    regions: tuple[tuple[str, str], ...],
-    excluded: tuple[tuple[str, str], ...],
-    timing: TimingFlags | None = None,
-) -> IntensityFn | None:
-    """The live-intensity hook for --intensity/--intensity-file (None: static figures). The
-    intensity package (requests, sqlite3) is imported only when asked for. Fetching starts
-    now, for the regions the constraints allow, and overlaps the planning. With the timing
-    flags each option runs in its own best window (recommender.planner.timing)."""
-    window = timing.window if timing is not None else None
-    static = args.intensity.strip().lower() == "static" and args.intensity_file is None
-    if static:
-        return _static_timing(timing)
-    from recommender.intensity import make_intensity_fn
-
-    trace_only = args.intensity_file is not None and args.intensity.strip().lower() in (
-        "static",
-        "csv",
-    )
-    # A trace is replayed as if it were the start time: rows after it are the forecast.
-    now = window.start_after if window is not None and trace_only else None
-    if window is not None and not trace_only:
-        from datetime import UTC, datetime, timedelta
-
-        if window.start_after < datetime.now(UTC) - timedelta(minutes=5):
-            raise BadInputError(
-                "--start-after is in the past; live grid APIs can only plan from now on",
-                "give a later --start-after, or plan on a trace with --intensity-file",
-            )
-    fn: Any = make_intensity_fn(
-        args.intensity, args.intensity_file, warn=warn, now=now, column=args.intensity_column
-    )
-    if fn is None:  # e.g. --intensity live with no source configured
-        return _static_timing(timing)
-    if window is not None:
-        from recommender.planner.timing import ShiftedIntensity
-
-        fn = ShiftedIntensity(fn, window, warn=warn)
-    frame = catalog.regions
-    keys = list(zip(frame["provider"], frame["region"], strict=True))
-    offered = set(zip(catalog.offers["provider"], catalog.offers["region"], strict=True))
-    keep = [
-        (p, r) in offered
-        and (not providers or p in providers)
-        and (not regions or (p, r) in regions)
-        and (p, r) not in excluded
-        for p, r in keys
-    ]
-    fn.prefetch(frame[keep])
-    return fn
-
-
-def _static_timing(timing: TimingFlags | None) -> IntensityFn | None:
-    """With static figures every hour is alike: say so once, and start at --start-after."""
-    if timing is None or timing.window is None or not timing.explicit:
-        return None
-    from recommender.planner.timing import ShiftedIntensity
-
-    warn(
-        "static annual intensity is the same at every hour, so there is nothing to shift: "
-        "use --intensity live or --intensity-file for start times that matter"
-    )
-    return ShiftedIntensity(None, timing.window, warn=warn)
-
-
-def _timing_flags(args: PlanArgs) -> TimingFlags | None:
-    """--start-after, --deadline (hours or a time), --interruptible, --checkpoint-minutes
-    (None when none is given: the timing module is not even imported)."""
-    given = (args.start_after, args.deadline, args.checkpoint_minutes)
-    if all(value is None for value in given) and not args.interruptible:
-        return None
-    from datetime import UTC, datetime
-
-    from recommender.planner.timing import timing_flags
-
-    return timing_flags(
-        args.start_after,
-        args.deadline,
-        args.interruptible,
-        args.checkpoint_minutes,
-        datetime.now(UTC),
-    )
-
-
-def _timing_constraints(timing: TimingFlags | None) -> dict[str, Any]:
-    window = timing.window if timing is not None else None
-    if timing is None or window is None or not timing.explicit:
-        return {}
-    values = window.as_dict()
-    return {
-        "start_after": values["start_after"],
-        "deadline_at": values["deadline"],
-        "interruptible": window.interruptible or None,
-        "checkpoint_minutes": window.checkpoint_minutes if window.interruptible else None,
-    }
+    return api.campaign(sizing_request(args))

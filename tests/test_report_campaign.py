@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender import cliopts
+from recommender import api
 from recommender.planner.sizing import from_flags
 from recommender.reports import text as T
 from recommender.reports.campaign import applies, variants
@@ -187,13 +187,13 @@ def test_from_a_report_plan_json_redraws_the_saved_breakdown(cli, tmp_path):
 
 def test_report_plans_at_most_four_times(cli, tmp_path, monkeypatch):
     calls = []
-    real = cliopts.PlanRequest.run
+    real = api.Resolved.run
 
     def counted(self, **kwargs):
         calls.append(self.job.trials)
         return real(self, **kwargs)
 
-    monkeypatch.setattr(cliopts.PlanRequest, "run", counted)
+    monkeypatch.setattr(api.Resolved, "run", counted)
     flags = [*FINETUNE, "--trials", "20", "--grid", "lr=4,batch=3"]
     _, saved = _report(cli, tmp_path / "r", *flags)
     assert [r["kind"] for r in saved["campaign_breakdown"]["rows"]] == [

@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.intensity.model import Point, ZoneSeries
+from recommender.intensity.shifting import zone_grid
 from recommender.planner.timing import (
     best_contiguous,
     best_interruptible,
     brute_force_contiguous,
     contiguous_weights,
     window_sums,
-    zone_grid,
 )
 
 series_st = st.lists(

@@ -55,7 +55,7 @@ def config(
 def setting_rows() -> list[dict[str, Any]]:
     """One row per setting: table, key, value (credentials masked), origin, and the flag or
     variable that sets it. Reading them checks the whole file, as a planning command would."""
-    from recommender.cliopts import check_config_names
+    from recommender.api import check_config_names
     from recommender.config import PLAN_KEYS, plan_settings
     from recommender.intensity.settings import ENV_VARS, setting_origins
 

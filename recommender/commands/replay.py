@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from recommender.cliopts import Format, FormatOpt, console, emit, given_on_command_line, warn
-from recommender.errors import BadInputError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 class Forecaster(StrEnum):
@@ -114,100 +110,30 @@ def replay(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Replay a job pattern on grid-intensity traces: savings of time shifting and pausing."""
+    from recommender import api
 
-    from recommender.replay import daily_jobs, evaluate, jobs_from_file, load_traces
-    from recommender.replay.evaluate import parse_clock, parse_duration
-
-    if flex < 0 or flex != flex or flex > 1e5:
-        raise BadInputError(f"--flex must be between 0 and 1e5 hours, got {flex:g}")
-    if not 0 <= checkpoint_minutes <= 1440:
-        raise BadInputError(
-            f"--checkpoint-minutes must be between 0 and 1440, got {checkpoint_minutes:g}"
-        )
-    if given_on_command_line("checkpoint_minutes") and not interruptible:
-        raise BadInputError(
-            "--checkpoint-minutes is the restart overhead of --interruptible jobs",
-            "add --interruptible, or drop --checkpoint-minutes",
-        )
-    if jobs is not None and (every is not None or given_on_command_line("at")):
-        raise BadInputError("--jobs and --every/--at both give the job pattern", "give one")
-    if jobs is not None and job_hours is not None:
-        raise BadInputError(
-            "--job-hours is for --every; a --jobs file has a job_hours column", "drop one"
-        )
-    if jobs is None and job_hours is None:
-        raise BadInputError(
-            "Missing option '--job-hours' (or --jobs FILE): how long is each job?",
-            "e.g. --job-hours 24 --every 24h --at 01:00 --flex 24",
-        )
-    if job_hours is not None and not 0 < job_hours <= 1e5:
-        raise BadInputError(f"--job-hours must be > 0 and at most 1e5, got {job_hours:g}")
-    first = _when("--from", since)
-    last = _when("--until", until)
-    every_h = parse_duration("--every", every or "24h")
-    at_h = parse_clock(at)
-    file_jobs = jobs_from_file(jobs, flex) if jobs is not None else None
-
-    records: list[dict[str, Any]] = []
-    for path in trace:
-        for one in load_traces(path, column):
-            if file_jobs is not None:
-                pattern = _between(file_jobs, first, last)
-            else:
-                assert job_hours is not None
-                pattern = daily_jobs(
-                    one,
-                    job_hours=job_hours,
-                    flex_hours=flex,
-                    every_hours=every_h,
-                    at_hours=at_h,
-                    first=first,
-                    until=last,
-                )
-            record = evaluate(
-                one,
-                pattern,
-                interruptible=interruptible,
-                checkpoint_minutes=checkpoint_minutes,
-                forecaster=forecaster.value,
-                oracle=oracle,
-                on_skip=warn if file_jobs is not None else None,
-            )
-            if not record["jobs"]:
-                span = f"{one.start:%Y-%m-%d} to {one.end:%Y-%m-%d}"
-                warn(f"{one.name}: no job fits in the trace ({span})")
-            records.append(record)
+    records = api.replay(
+        trace,
+        job_hours=job_hours,
+        every=every,
+        at=at,
+        jobs=jobs,
+        flex=flex,
+        interruptible=interruptible,
+        checkpoint_minutes=checkpoint_minutes,
+        oracle=oracle,
+        forecaster=forecaster.value,
+        intensity_column=column,
+        from_=since,
+        until=until,
+        given=frozenset(n for n in ("checkpoint_minutes", "at") if given_on_command_line(n)),
+        warn=warn,
+    ).records
     title = _title(job_hours, every, at, jobs, flex, interruptible, checkpoint_minutes)
     if fmt is Format.table:
         _render(records, title, forecaster.value, interruptible)
         return
     emit(fmt, records, records)
-
-
-def _when(flag: str, text: str | None) -> pd.Timestamp | None:
-    import pandas as pd
-
-    if text is None:
-        return None
-    try:
-        value = pd.Timestamp(text.strip())
-    except ValueError:
-        raise BadInputError(f"{flag} {text!r} is not a date", "e.g. 2020-01-01") from None
-    return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-
-
-def _between(jobs: Any, first: pd.Timestamp | None, last: pd.Timestamp | None) -> Any:
-    """The jobs submitted in [first, last)."""
-    import numpy as np
-
-    from recommender.replay import Jobs
-
-    keep = np.ones(len(jobs), dtype=bool)
-    if first is not None:
-        keep &= np.asarray(jobs.submit >= first)
-    if last is not None:
-        keep &= np.asarray(jobs.submit < last)
-    return Jobs(jobs.submit[keep], jobs.hours[keep], jobs.deadline[keep], jobs.pattern)
 
 
 def _title(

@@ -22,18 +22,17 @@ from recommender.cliopts import (
     Format,
     FormatOpt,
     PlanArgs,
-    PlanRequest,
-    build_campaign,
-    build_request,
     console,
     emit,
     plan_options,
+    plan_request,
+    warn,
 )
 from recommender.errors import BadInputError
 from recommender.extras import require
 
 if TYPE_CHECKING:
-    from recommender.planner import Job
+    from recommender.api import ReportFiles
 
 DEFAULT_OUT = Path("carbonplan-report")
 _PLAN_FIELDS = {f.name for f in fields(PlanArgs)}
@@ -98,13 +97,8 @@ def report(
 ) -> None:
     """Write a shareable cost-vs-carbon report: HTML, Markdown, PNG/SVG charts and CSV."""
     require("report")  # before any work: the charts need matplotlib
-    from recommender.reports.report import (
-        build_report,
-        check_target,
-        read_plan,
-        render_files,
-        write_report,
-    )
+    from recommender import api
+    from recommender.reports.report import check_target, read_plan
 
     if top < 1:
         raise BadInputError(f"--top must be >= 1, got {top}")
@@ -125,63 +119,31 @@ def report(
                 "report needs the job: --gpu-hours H, or --from plan.json",
                 "e.g. carbonplan report --gpu-hours 400 --baseline aws:us-east-1",
             )
-        from recommender.reports.report import timing_curve
-        from recommender.reports.views import plan_document
-
-        request = build_request(plan_args)
-        result = request.run(top=None)
-        document = plan_document(result, request.catalog, set(request.defaults_used))
-        # the intensity curve the time shifter chose the recommended start on (it keeps what
-        # it searched, so nothing is fetched twice); saved in plan.json so --from redraws it
-        best = min(document["options"], key=lambda o: o["rank"])
-        curve = timing_curve(request.intensity_fn, best)
-        if curve is not None:
-            document["timing_curve"] = curve
-        breakdown = _campaign_breakdown(plan_args, request, best)
-        if breakdown is not None:
-            document["campaign_breakdown"] = breakdown
+        plan = api.plan_request(plan_request(plan_args), top=0, warn=warn)
+        # with the intensity curve the recommended start was chosen on, and the campaign
+        # breakdown of a search: saved in plan.json so that --from redraws them
+        document = api.report_document(plan)
         origin = "the job flags, planned on the shipped data"
-    built = build_report(document, top=top, origin=origin, command=command)
-    files = render_files(built)
-    write_report(files, out, force=force)
-    _print_result(out, files, built, fmt)
+    written = api.report(document, out, top=top, force=force, command=command, origin=origin)
+    _print_result(written, fmt)
 
 
-def _campaign_breakdown(
-    plan_args: PlanArgs, request: PlanRequest, best: dict[str, Any]
-) -> dict[str, Any] | None:
-    """One run vs the whole campaign (and fine-tune vs from scratch), each re-planned through
-    the same request; None for a plain ``--gpu-hours`` job of one trial."""
-    from recommender.reports.campaign import applies, breakdown
-    from recommender.reports.records import option_records
-
-    campaign = build_campaign(plan_args)
-    if not applies(campaign):
-        return None
-
-    def best_for(job: Job) -> dict[str, Any]:
-        return option_records(request.with_job(job).run(top=1).options)[0]
-
-    return breakdown(campaign, request.job, request.catalog.gpus, best, best_for)
-
-
-def _print_result(out: Path, files: dict[str, bytes], built: Any, fmt: Format) -> None:
+def _print_result(written: ReportFiles, fmt: Format) -> None:
+    out = written.out
     records: list[dict[str, Any]] = [
-        {"file": name, "path": str(out / name), "bytes": len(content)}
-        for name, content in sorted(files.items())
+        {"file": name, "path": str(out / name), "bytes": size}
+        for name, size in sorted(written.files.items())
     ]
     if fmt is not Format.table:
-        rec = built.recommended
         document = {
             "out_dir": str(out),
             "files": records,
-            "options": len(built.options),
-            "recommended": {k: rec.get(k) for k in ("rank", "provider", "region", "instance_type")}
-            | {k: rec.get(k) for k in ("market", "kgco2e", "cost_usd")},
-            "budget_ladder": built.ladder,
+            "options": written.options,
+            "recommended": written.recommended,
+            "budget_ladder": written.budget_ladder,
         }
-        if built.document.get("campaign_breakdown") is not None:
-            document["campaign_breakdown"] = built.document["campaign_breakdown"]
+        if written.campaign_breakdown is not None:
+            document["campaign_breakdown"] = written.campaign_breakdown
         emit(fmt, document, records)
         return
     from rich.table import Table
