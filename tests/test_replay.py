@@ -102,13 +102,16 @@ def test_every_published_layout_loads_at_its_own_resolution(layouts):
 def test_suggest_and_replay_read_the_same_column_of_one_file(layouts):
     """One reader: --intensity-file (suggest) and --trace (replay) take the same column of the
     same file, by default and when --intensity-column names one."""
-    from recommender.intensity.csvfile import read_trace
+    from recommender.intensity.csvfile import CsvSource
+    from recommender.intensity.registry import FetchContext
+    from recommender.intensity.settings import load_settings
 
     path = layouts["electricitymaps"]
     for column in (None, "Carbon Intensity gCO₂eq/kWh (direct)"):
         (trace,) = load_traces(path, column)
-        rows = read_trace(path, path.stat().st_mtime_ns, column)["es"]
-        assert [v for _, v in rows] == pytest.approx(trace.values.tolist())
+        settings = load_settings(path, column)
+        series = CsvSource(settings).fetch("es", FetchContext(settings, trace.end))
+        assert [p.gco2_per_kwh for p in series.points] == pytest.approx(trace.values.tolist())
 
 
 def test_mixed_resolution_is_averaged_and_short_gaps_filled(tmp_path):

@@ -16,7 +16,7 @@ another column (e.g. an Electricity Maps export's ``(direct)`` one) instead.
 | WattTime MOER example (vessim) | ``oootime`` (sic) | the one other column |
 
 An optional zone column (``Zone Id``, ``zone``, ``zone_name`` or ``region``) says which grid
-each row is for.
+each row is for. :mod:`recommender.intensity.tracefile` reads and checks the rows.
 """
 
 from __future__ import annotations
@@ -95,12 +95,5 @@ def pick_columns(header: Sequence[str], column: str | None, what: str) -> Layout
     return Layout(time, value, zone, name, header[value].strip())
 
 
-#: Times a trace may hold (a typo such as year 9999 fails here, with its line, not later).
+#: Years a trace may hold (a typo such as year 9999 fails with its line, not later).
 FIRST_YEAR, LAST_YEAR = 1990, 2100
-
-
-def time_problem(year: int) -> str | None:
-    """Why a row's time is refused, if it is."""
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        return f"year {year} is outside {FIRST_YEAR}-{LAST_YEAR}"
-    return None

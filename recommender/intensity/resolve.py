@@ -349,6 +349,18 @@ def resolve(
                         f"{'it uses' if len(remaining) == 1 else 'they use'} the static figures"
                     )
                 continue
+            unused = getattr(source, "unused_zones", None)  # a trace's zones no region took
+            spare = unused(by_zone) if unused is not None and source.name in chain.explicit else []
+            if spare:
+                more = f" and {len(spare) - 5} more" if len(spare) > 5 else ""
+                uncovered.append(
+                    f"{source.name}: {'zones' if len(spare) > 1 else 'zone'} "
+                    f"{', '.join(spare[:5])}{more} "
+                    f"{'match' if len(spare) > 1 else 'matches'} none of the "
+                    f"{_plural(len(remaining), 'region')} planned and "
+                    f"{'are' if len(spare) > 1 else 'is'} not used (a zone names "
+                    "PROVIDER:REGION, an Electricity Maps zone or a WattTime region)"
+                )
             results = fetch_zones(source, list(by_zone), ctx, cache, history=history)
             zones_fetched += len(by_zone)
             auth = [r for r in results.values() if isinstance(r, SourceFault) and r.auth]
