@@ -25,6 +25,9 @@ from recommender.cliopts import (
     PlanArgs,
     ProviderOpt,
     SizingArgs,
+    SkypilotTaskOpt,
+    SuggestFormat,
+    SuggestFormatOpt,
     UtilisationOpt,
     console,
     emit,
@@ -57,7 +60,8 @@ def suggest(
             "best size for the objective.",
         ),
     ] = False,
-    fmt: FormatOpt = Format.table,
+    output: SuggestFormatOpt = SuggestFormat.table,
+    skypilot_task: SkypilotTaskOpt = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show every assumption, constraint and source.")
     ] = False,
@@ -91,6 +95,12 @@ def suggest(
 
     if top < 0:
         raise BadInputError(f"--top must be >= 0, got {top}")
+    if output is SuggestFormat.skypilot or skypilot_task is not None:
+        from recommender.commands.suggest_skypilot import suggest_skypilot
+
+        suggest_skypilot(plan_args, output, skypilot_task, top, all_sizes)
+        return
+    fmt = Format(output.value)
     if plot and fmt is not Format.table:
         raise BadInputError(
             "--plot draws in the terminal; it cannot be combined with --format json/csv",
@@ -121,8 +131,16 @@ def suggest(
         )
         if chart is not None:
             console().print(chart)
+        _warn_stale_prices(result.options.head(top) if top else result.options)
         return
+    _warn_stale_prices(plan.result.options)
     emit(fmt, plan.to_dict(), option_records(plan.result.options))
+
+
+def _warn_stale_prices(options: Any) -> None:
+    from recommender.commands.suggest_skypilot import warn_stale_prices
+
+    warn_stale_prices(options)
 
 
 @sizing_options
@@ -326,6 +344,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("recommender.commands.replay", "replay"),
     "config": ("recommender.commands.config", "config"),
     "cache": ("recommender.commands.cache", "cache"),
+    "data": ("recommender.commands.data", "data"),
 }
 
 

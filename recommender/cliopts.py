@@ -49,6 +49,15 @@ class Format(StrEnum):
     csv = "csv"
 
 
+class SuggestFormat(StrEnum):
+    """suggest's formats: the shared ones, and a SkyPilot task (recommender.reports.skypilot)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    skypilot = "skypilot"
+
+
 class Objective(StrEnum):
     carbon = "carbon"
     cost = "cost"
@@ -162,6 +171,44 @@ EmbodiedOpt = Annotated[
 ]
 NoEmbodiedOpt = Annotated[bool, typer.Option("--no-embodied", help="Leave embodied emissions out.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
+SuggestFormatOpt = Annotated[
+    SuggestFormat,
+    typer.Option(
+        "--format",
+        help="table, json, csv, or skypilot: a SkyPilot task YAML whose resources.ordered "
+        "lists the shown options in rank order (sky launch tries them top down).",
+    ),
+]
+SkypilotTaskOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--skypilot-task",
+        help="Your SkyPilot task YAML: the ranking is merged into its resources, everything "
+        "else (name, setup, run, num_nodes, envs, file_mounts, disk_size, ...) is kept and "
+        "conflicting resources fields are removed with a note on stderr; implies --format "
+        "skypilot.",
+        show_default=False,
+    ),
+]
+IntensityBasisOpt = Annotated[
+    str,
+    typer.Option(
+        "--intensity-basis",
+        help="Which annual intensity figures: grid (default: every region's grid-zone "
+        "average, lifecycle, one methodology for all clouds), provider (the cloud's own "
+        "published region figure where there is one: Google's for GCP) or marginal "
+        "(WattTime's annual marginal figure where shipped). Each row says which it got.",
+    ),
+]
+IntensityColumnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--intensity-column",
+        help="Which intensity column of --intensity-file to read [default: gco2_per_kwh, or "
+        "the lifecycle (LCA) column of an Electricity Maps export; name the direct one to "
+        "use it instead].",
+    ),
+]
 IntensityBasisOpt = Annotated[
     str,
     typer.Option(

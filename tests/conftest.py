@@ -169,6 +169,10 @@ def _private_cache(tmp_path_factory, monkeypatch):
     answers); a test that needs a config sets CARBONPLAN_CONFIG itself."""
     monkeypatch.setenv("CARBONPLAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("CARBONPLAN_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+    # nor the user's refreshed prices (carbonplan data refresh); and the shipped prices age
+    # with the calendar, so the stale-price warning is off unless a test turns it on
+    monkeypatch.setenv("CARBONPLAN_OVERLAY_DIR", str(tmp_path_factory.getbasetemp() / "no-overlay"))
+    monkeypatch.setenv("CARBONPLAN_PRICES_MAX_AGE_DAYS", "0")
     from recommender import config
 
     for name, key in config.PLAN_KEYS.items():

@@ -52,6 +52,8 @@ def _suggest_env(base: str, cache: Path) -> dict[str, str]:
     env.update(
         CARBONPLAN_CACHE_DIR=str(cache),
         CARBONPLAN_CONFIG=str(cache.parent / "no-config.toml"),
+        CARBONPLAN_OVERLAY_DIR=str(cache.parent / "no-overlay"),
+        CARBONPLAN_PRICES_MAX_AGE_DAYS="0",
         CARBONPLAN_ELECTRICITYMAPS_URL=f"{base}/em",
         ELECTRICITYMAPS_API_KEY=EM_KEY,
         CARBONPLAN_HTTP_BACKOFF="0",

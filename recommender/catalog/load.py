@@ -18,6 +18,7 @@ import pandas as pd
 
 from recommender import __version__
 from recommender.catalog import schema
+from recommender.catalog.overlay import apply_overlay
 from recommender.config import cache_dir
 from recommender.errors import DataError
 
@@ -294,14 +295,16 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
     (a validated copy is cached under the user cache directory)."""
     directory = (data_dir or default_data_dir()).resolve()
     if directory in _CACHE:
-        return _CACHE[directory]
+        return apply_overlay(_CACHE[directory])
     cache_path = _cache_file(directory)
     catalog = _read_cached(cache_path)
     if catalog is None:
         catalog = _load_and_validate(directory)
         _write_cached(cache_path, catalog)
     _CACHE[directory] = catalog
-    return catalog
+    # the user's refreshed prices (carbonplan data refresh), merged on every call: a refresh
+    # in the same process is seen, and the shipped catalog and its cache stay as shipped
+    return apply_overlay(catalog)
 
 
 def _load_and_validate(directory: Path) -> Catalog:
