@@ -16,18 +16,21 @@ import typer
 from recommender import __version__
 from recommender import assumptions as A
 from recommender.cliopts import (
+    CalibrateOpt,
     EmbodiedOpt,
     Format,
     FormatOpt,
     GpuOpt,
     IntensityBasisOpt,
     NoEmbodiedOpt,
+    PilotStepsOpt,
     PlanArgs,
     ProviderOpt,
     SizingArgs,
     SkypilotTaskOpt,
     SuggestFormat,
     SuggestFormatOpt,
+    TotalStepsOpt,
     UtilisationOpt,
     console,
     emit,
@@ -131,6 +134,9 @@ def suggest(
         )
         if chart is not None:
             console().print(chart)
+        if plan.request.calibration is not None:
+            for line in plan.request.calibration.lines():
+                console().print(line)
         _warn_stale_prices(result.options.head(top) if top else result.options)
         return
     _warn_stale_prices(plan.result.options)
@@ -189,6 +195,9 @@ def estimate(
     embodied: EmbodiedOpt = A.EMBODIED_G_PER_GPU_HOUR.value,
     no_embodied: NoEmbodiedOpt = False,
     intensity_basis: IntensityBasisOpt = "grid",
+    calibrate: CalibrateOpt = None,
+    pilot_steps: PilotStepsOpt = None,
+    total_steps: TotalStepsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Energy and CO2e of one job: GPU x count x hours x grid intensity (+ host, PUE, embodied)."""
@@ -211,6 +220,9 @@ def estimate(
         no_embodied=no_embodied,
         intensity_basis=intensity_basis,
         sizing=sizing_request(sizing_args),
+        calibrate=calibrate,
+        pilot_steps=pilot_steps,
+        total_steps=total_steps,
         given=frozenset(n for n in names if given_on_command_line(n)),
     ).result
     if fmt is Format.table:
@@ -345,6 +357,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("recommender.commands.config", "config"),
     "cache": ("recommender.commands.cache", "cache"),
     "data": ("recommender.commands.data", "data"),
+    "track": ("recommender.commands.track", "track"),
+    "compare": ("recommender.commands.compare", "compare"),
 }
 
 
@@ -447,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         code = build_app(name)(args=args, prog_name="carbonplan", standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns a KeyboardInterrupt into a returned 130
             return _fail("interrupted", "", int(ExitCode.INTERRUPTED))
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            return code  # a command's typer.Exit(N): `track` passes its command's status on
     except Interrupted as exc:
         return _fail(f"interrupted ({exc.signal_name})", "", int(exc.exit_code))
     except CarbonplanError as exc:

@@ -230,6 +230,35 @@ IntensityColumnOpt = Annotated[
 ]
 
 
+# --calibrate (suggest, estimate): a pilot's CodeCarbon CSV (recommender.track.calibrate)
+CalibrateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibrate",
+        help="A pilot run's CodeCarbon emissions.csv (from codecarbon or carbonplan track): "
+        "its measured GPU power (gpu_energy / duration / gpu_count, last row) replaces TDP x "
+        "--utilisation for its GPU; with --total-steps its throughput sizes the job.",
+        show_default=False,
+    ),
+]
+PilotStepsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--pilot-steps",
+        help="Steps the --calibrate pilot did [default: its steps column, from carbonplan track].",
+        show_default=False,
+    ),
+]
+TotalStepsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--total-steps",
+        help="Steps of the full job: with --calibrate, the pilot's steps per second size it.",
+        show_default=False,
+    ),
+]
+
+
 @dataclass(frozen=True)
 class SizingArgs:
     """The raw values of the flags that size a job from the model and the experiment plan
@@ -474,6 +503,9 @@ class PlanArgs(SizingArgs):
     ] = None
     intensity_column: IntensityColumnOpt = None
     intensity_basis: IntensityBasisOpt = "grid"
+    calibrate: CalibrateOpt = None
+    pilot_steps: PilotStepsOpt = None
+    total_steps: TotalStepsOpt = None
 
 
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,8 +2,9 @@
 dependencies).
 
 The base install plans (``suggest``, ``estimate``, ``regions``, ``gpus``, ``size``,
-``replay``, ``intensity``); ``[launch]`` adds the cloud SDKs and ``[report]`` the chart
-library. Code that needs one of them calls :func:`require` before importing it, so a missing
+``replay``, ``intensity``); ``[launch]`` adds the cloud SDKs, ``[report]`` the chart
+library and ``[track]`` NVML (``nvidia-ml-py``) for ``carbonplan track``. Code that needs
+one of them calls :func:`require` before importing it, so a missing
 extra is one ``error:`` line and a ``hint:`` with the install line, never an ImportError.
 """
 
@@ -27,6 +28,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("boto3", "botocore", "google.cloud.compute_v1", "google.api_core", "google.auth"),
     ),
     "report": ("carbonplan report needs", ("matplotlib",)),
+    "track": ("carbonplan track needs", ("pynvml",)),
 }
 
 

@@ -138,8 +138,9 @@ def test_extras_in_pyproject_match_the_hints():
 
     assert names(extras["launch"]) == {"boto3", "google-cloud-compute"}
     assert names(extras["report"]) == {"matplotlib"}
-    assert set(EXTRAS) == {"launch", "report"}
-    assert extras["all"] == [f"{DISTRIBUTION}[launch,report]"]
+    assert names(extras["track"]) == {"nvidia-ml-py"}
+    assert set(EXTRAS) == {"launch", "report", "track"}
+    assert extras["all"] == [f"{DISTRIBUTION}[launch,report,track]"]
     assert f"{DISTRIBUTION}[all]" in extras["dev"]
     heavy = {"boto3", "google-cloud-compute", "matplotlib", "grpcio"}
     assert not names(project["dependencies"]) & heavy
