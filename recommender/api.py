@@ -716,16 +716,13 @@ def estimate(
     from recommender.planner import estimate as run_estimate
 
     if given is None:
-        defaults = {"gpu_power_w": None, "host_power_w": None}
-        defaults |= {"utilisation": A.GPU_UTILISATION.value}
-        defaults |= {"embodied": A.EMBODIED_G_PER_GPU_HOUR.value}
-        values = {
-            "gpu_power_w": gpu_power_w,
-            "host_power_w": host_power_w,
-            "utilisation": utilisation,
-            "embodied": embodied,
+        values: dict[str, tuple[float | None, float | None]] = {  # (value, default)
+            "gpu_power_w": (gpu_power_w, None),
+            "host_power_w": (host_power_w, None),
+            "utilisation": (utilisation, A.GPU_UTILISATION.value),
+            "embodied": (embodied, A.EMBODIED_G_PER_GPU_HOUR.value),
         }
-        given = frozenset(n for n, v in values.items() if v != defaults[n])
+        given = frozenset(n for n, (value, default) in values.items() if value != default)
     check_number("--hours", hours, high=1e9)
     check_number("--count", count, high=1e6)
     check_number("--intensity", intensity, low=0, inclusive_low=True, high=2000)
