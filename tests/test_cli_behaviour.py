@@ -130,7 +130,7 @@ def test_launch_commands_without_the_sdks_name_the_launch_extra(args, hidden, mo
 def test_extras_in_pyproject_match_the_hints():
     project = PYPROJECT["project"]
     assert project["name"] == DISTRIBUTION
-    assert project["scripts"] == {"carbonplan": "recommender.cli:run"}
+    assert project["scripts"] == {"carbonplan": "recommender.entry:run"}
     extras = project["optional-dependencies"]
 
     def names(requirements: list[str]) -> set[str]:
