@@ -188,52 +188,74 @@ class _Reader:
         header = [str(c) for c in frame.columns]
         layout = pick_columns(header, self.column, f"trace {path}")
 
-        def cells(index: int) -> pd.Series:
-            return frame.iloc[:, index].fillna("").astype(str).str.strip()
+        def column(index: int) -> pd.Series:
+            return frame.iloc[:, index].fillna("")
 
-        time_text, value_text = cells(layout.time), cells(layout.value)
+        time_text, value_text = column(layout.time), column(layout.value)
+        times = pd.to_datetime(time_text, utc=True, format="ISO8601", errors="coerce")
+        values = np.array(pd.to_numeric(value_text, errors="coerce"), dtype=float)
+        # Cells that did not parse: blank, padded (older pandas), or wrong. Only these are
+        # stripped and tried again, so a clean file pays for no string work.
+        no_time, no_value = times.isna().to_numpy(), np.isnan(values)
+        empty_time = np.zeros(len(frame), dtype=bool)
+        empty_value = np.zeros(len(frame), dtype=bool)
+        if no_time.any():
+            stripped = time_text[no_time].str.strip()
+            empty_time[no_time] = (stripped == "").to_numpy()
+            times = times.fillna(
+                pd.to_datetime(stripped, utc=True, format="ISO8601", errors="coerce")
+            )
+        if no_value.any():
+            stripped = value_text[no_value].str.strip()
+            empty_value[no_value] = (stripped == "").to_numpy()
+            values[no_value] = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=float)
         # Blank lines (and rows of empty cells, as spreadsheets write them) are no rows.
-        rows = np.flatnonzero(((time_text != "") | (value_text != "")).to_numpy())
+        rows = np.flatnonzero(~(empty_time & empty_value))
         if not len(rows):
             raise BadInputError(f"trace {path} has no data rows", EXPECTED)
         if len(rows) < len(frame):
-            time_text, value_text = time_text.iloc[rows], value_text.iloc[rows]
+            time_text, times = time_text.iloc[rows], times.iloc[rows]
+            value_text, values, empty_value = value_text.iloc[rows], values[rows], empty_value[rows]
         time_text = time_text.reset_index(drop=True)
-        value_text = value_text.reset_index(drop=True)
-        seconds = self._times(time_text, rows, header[layout.time])
-        values = self._values(value_text, rows, layout.column)
+        seconds = self._times(times, time_text, rows, header[layout.time])
+        self._values(values, empty_value, value_text, rows, layout.column)
         if layout.zone is not None:
-            raw_zones = cells(layout.zone).iloc[rows].reset_index(drop=True)
+            # Zones are few: normalise the distinct spellings, not every row.
+            raw_codes, spellings = pd.factorize(column(layout.zone).iloc[rows])
+            spelled = [str(z).strip() for z in spellings]
+            codes_of, uniques = pd.factorize(
+                pd.Series([z.lower() or ALL_ZONES for z in spelled]), sort=True
+            )
+            codes = codes_of[raw_codes]
         else:
-            raw_zones = pd.Series([""] * len(rows), dtype=object)
-        keys = raw_zones.str.lower().where(raw_zones != "", ALL_ZONES)
-        codes, uniques = pd.factorize(keys, sort=True)
-        self._order(codes, seconds, rows, time_text, list(uniques))
-        several = len(uniques) > 1
+            raw_codes, spelled = np.zeros(len(rows), dtype=np.int64), [""]
+            codes, uniques = raw_codes, np.array([ALL_ZONES])
+        zones = [str(z) for z in uniques]
+        self._order(codes, seconds, rows, time_text, zones)
+        several = len(zones) > 1
         traces: dict[str, Trace] = {}
-        for code, key in enumerate(uniques):
+        for code, key in enumerate(zones):
             mine = np.flatnonzero(codes == code)  # in file order, hence in time order
-            shown = raw_zones.iloc[mine[0]] or "no zone"
-            traces[str(key)] = self._regular(
+            shown = spelled[raw_codes[mine[0]]] or "no zone"
+            traces[key] = self._regular(
                 seconds[mine],
                 values[mine],
                 rows[mine],
                 time_text.iloc[mine].tolist(),
                 name=f"{path.name} [{shown}]" if several else path.name,
-                zone=str(key),
+                zone=key,
                 zone_text=f" (zone {shown})" if several else "",
                 layout=layout.name,
                 column=layout.column,
             )
         return TraceFile(path, layout.name, layout.column, traces)
 
-    def _times(self, text: pd.Series, rows: np.ndarray, name: str) -> np.ndarray:
-        """Seconds since the epoch (UTC) of each row, or the first row's error."""
-        times = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    def _times(self, times: pd.Series, text: pd.Series, rows: np.ndarray, name: str) -> np.ndarray:
+        """Seconds since the epoch (UTC) of each row, or the first bad row's error."""
         bad = times.isna().to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
-            raise self.fail(rows[i], _time_problem(text.iloc[i], name), TIME_HINT)
+            raise self.fail(rows[i], _time_problem(text.iloc[i].strip(), name), TIME_HINT)
         years = times.dt.year.to_numpy()
         outside = (years < FIRST_YEAR) | (years > LAST_YEAR)
         if outside.any():
@@ -244,23 +266,26 @@ class _Reader:
         epoch = pd.Timestamp(0, tz="UTC")
         return ((times - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
 
-    def _values(self, text: pd.Series, rows: np.ndarray, column: str) -> np.ndarray:
-        """Each row's intensity (NaN: empty cell), or the first bad one's error."""
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-        missing = np.isnan(values)
+    def _values(
+        self,
+        values: np.ndarray,
+        empty: np.ndarray,
+        text: pd.Series,
+        rows: np.ndarray,
+        column: str,
+    ) -> None:
+        """Every intensity finite and plausible (NaN only for an empty cell), else the first
+        bad one's error."""
         with np.errstate(invalid="ignore"):
-            bad = (missing & (text != "").to_numpy()) | (
-                ~missing & ~((values >= 0) & (values <= MAX_GCO2_PER_KWH))
-            )
+            bad = ~empty & ~((values >= 0) & (values <= MAX_GCO2_PER_KWH))  # NaN compares False
         if bad.any():
             i = int(np.argmax(bad))
             raise self.fail(
                 rows[i],
-                f"{column}={text.iloc[i]} is not a grid intensity (a finite number, "
+                f"{column}={text.iloc[i].strip()} is not a grid intensity (a finite number, "
                 f"0-{MAX_GCO2_PER_KWH:g} gCO2e/kWh)",
                 VALUE_HINT,
             )
-        return values
 
     def _order(
         self,
@@ -284,7 +309,8 @@ class _Reader:
                 for_zone = f" for zone {zones[codes[i]]}"
             raise self.fail(
                 rows[i],
-                f"{text.iloc[i]} appears twice (also line {self.line(rows[first])}){for_zone}",
+                f"{text.iloc[i].strip()} appears twice (also line "
+                f"{self.line(rows[first])}){for_zone}",
                 DUPLICATE_HINT,
             )
         # Order: each zone's rows in file order, each after the one above it.
@@ -298,8 +324,8 @@ class _Reader:
                 for_zone = f" for zone {zones[codes[i]]}"
             raise self.fail(
                 rows[i],
-                f"{text.iloc[i]} comes before the row above it (line "
-                f"{self.line(rows[above])}: {text.iloc[above]}){for_zone}",
+                f"{text.iloc[i].strip()} comes before the row above it (line "
+                f"{self.line(rows[above])}: {text.iloc[above].strip()}){for_zone}",
                 ORDER_HINT,
             )
 
@@ -351,7 +377,7 @@ class _Reader:
             finer = ", finer rows on 5-minute marks" if fine != period else ""
             raise self.fail(
                 rows[i],
-                f"{text[i]} is off the trace's grid{zone_text} (a row every "
+                f"{text[i].strip()} is off the trace's grid{zone_text} (a row every "
                 f"{_minutes(period)} from :{phase % 3600 // 60:02d}{finer}; "
                 f"±{tolerance} s allowed)",
                 GRID_HINT,
@@ -362,8 +388,8 @@ class _Reader:
             i = int(twice[0]) + 1
             raise self.fail(
                 rows[i],
-                f"{text[i]} is the same period as line {self.line(rows[i - 1])} "
-                f"({text[i - 1]}; times within ±{tolerance} s are one){zone_text}",
+                f"{text[i].strip()} is the same period as line {self.line(rows[i - 1])} "
+                f"({text[i - 1].strip()}; times within ±{tolerance} s are one){zone_text}",
                 DUPLICATE_HINT,
             )
         snapped = phase + marks * fine
