@@ -167,8 +167,8 @@ def test_waits_on_the_zone_operation(cli, gce, plan_file):
     result = launch(cli, plan_file(option(1, "a2-highgpu-1g", "on-demand")), "--yes")
     assert result.code == 0, result.err
     kinds = [r["kind"] for r in gce.requests]
-    assert kinds[-2:] == ["insert", "wait"]
-    wait = gce.requests[-1]
+    assert kinds[-3:] == ["insert", "wait", "get"]  # then: is it there, not stopped?
+    wait = gce.requests[-2]
     [operation] = gce.operations  # the one the insert returned, polled until DONE
     assert wait["path"].endswith(f"/zones/us-central1-a/operations/{operation}/wait")
     assert gce.operations[operation]["op"]["status"] == "DONE"

@@ -3,14 +3,23 @@
 Credentials, region endpoints and profiles come from boto3's normal chain (environment,
 ``~/.aws``, SSO, instance role; ``--profile``). ``AWS_ENDPOINT_URL_EC2`` points it at another
 endpoint (the tests use moto's server this way).
+
+Every EC2 call is bounded: connect within ``CARBONPLAN_AWS_CONNECT_TIMEOUT`` seconds (default
+5), each read within ``CARBONPLAN_AWS_READ_TIMEOUT`` (default 20), at most ``AWS_MAX_ATTEMPTS``
+attempts (default 3, botocore's "standard" retries with the same ClientToken), so an endpoint
+that accepts and never answers fails one call after at most
+``attempts x (connect + read) + backoff`` (default 3 x 25 s + at most 3 s = 78 s), with a
+message naming the endpoint, the region and the timeout.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from recommender.errors import INTERRUPTS
+from recommender.errors import INTERRUPTS, BadInputError
 from recommender.launch.base import (
     TAG_KEY,
     TAG_MARK,
@@ -58,6 +67,58 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 POLL_SECONDS = 5.0
 WAIT_SECONDS = 600.0
 
+#: Bounds of every EC2 call (see the module docstring); the variables override them.
+CONNECT_TIMEOUT_ENV = "CARBONPLAN_AWS_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV = "CARBONPLAN_AWS_READ_TIMEOUT"
+MAX_ATTEMPTS_ENV = "AWS_MAX_ATTEMPTS"  # boto3's own variable, read here so the bound holds
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_READ_TIMEOUT_S = 20.0
+DEFAULT_MAX_ATTEMPTS = 3
+#: botocore's standard retry mode sleeps at most 2**(attempt-1) s (< 20 s) between attempts
+_MAX_BACKOFF_S = 20.0
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise BadInputError(
+            f"{name}={raw!r} is not a number between {low:g} and {high:g}",
+            f"unset it for the default ({default:g})",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class CallBounds:
+    """How long one EC2 call may take: per attempt connect + read timeouts, the attempts."""
+
+    connect_s: float
+    read_s: float
+    attempts: int
+
+    @classmethod
+    def from_env(cls) -> CallBounds:
+        return cls(
+            connect_s=_env_number(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S, 0.1, 600),
+            read_s=_env_number(READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT_S, 0.1, 3600),
+            attempts=int(_env_number(MAX_ATTEMPTS_ENV, DEFAULT_MAX_ATTEMPTS, 1, 20)),
+        )
+
+    @property
+    def worst_case_s(self) -> float:
+        """The longest one call can hang: every attempt connects slowly and never answers."""
+        backoff = sum(min(2.0 ** (i - 1), _MAX_BACKOFF_S) for i in range(1, self.attempts))
+        return self.attempts * (self.connect_s + self.read_s) + backoff
+
+    def describe(self) -> str:
+        return f"connect {self.connect_s:g} s, read {self.read_s:g} s, {self.attempts} attempt(s)"
+
 
 class AwsBackend:
     """EC2 via boto3: offerings, RunInstances with a ClientToken, tags, terminate."""
@@ -69,6 +130,7 @@ class AwsBackend:
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._root_devices: dict[tuple[str, str], str] = {}
+        self.bounds = CallBounds.from_env()
 
     # -- plumbing ---------------------------------------------------------------------------
     def _client(self, region: str) -> Any:
@@ -80,14 +142,23 @@ class AwsBackend:
             try:
                 if self._session is None:
                     self._session = boto3.Session(profile_name=self._profile)
-                # Retries (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, the profile) resend the same
-                # ClientToken, so a retried RunInstances never starts a second instance.
+                # Retries resend the same ClientToken, so a retried RunInstances never starts
+                # a second instance; timeouts and attempts bound every call (CallBounds).
+                config = Config(
+                    user_agent_extra="carbonplan",
+                    connect_timeout=self.bounds.connect_s,
+                    read_timeout=self.bounds.read_s,
+                    retries={"mode": "standard", "total_max_attempts": self.bounds.attempts},
+                )
                 self._clients[region] = self._session.client(
-                    "ec2", region_name=region, config=Config(user_agent_extra="carbonplan")
+                    "ec2", region_name=region, config=config
                 )
             except BotoCoreError as exc:
                 raise BackendError(type(exc).__name__, str(exc), "check --profile") from exc
         return self._clients[region]
+
+    def _endpoint(self, region: str) -> str:
+        return str(self._client(region).meta.endpoint_url)
 
     def _call(self, region: str, operation: str, **params: Any) -> Any:
         """One EC2 call; turns botocore errors into this package's errors."""
@@ -97,7 +168,38 @@ class AwsBackend:
         try:
             return getattr(client, operation)(**params)
         except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc) from exc
+            raise self._translate(exc, region, operation) from exc
+
+    def _translate(self, exc: Exception, region: str, operation: str) -> Exception:
+        """A botocore error as RetryableLaunchError (try elsewhere) or BackendError (stop);
+        an endpoint that does not answer is named with the bound it broke, not credentials."""
+        from botocore.exceptions import (
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+
+        action = "".join(part.title() for part in operation.split("_"))
+        where = f"EC2 {action} in {region} ({self._endpoint(region)})"
+        hint = (
+            "the endpoint or the network is down or slow: check the network and"
+            f" AWS_ENDPOINT_URL_EC2, or raise {READ_TIMEOUT_ENV}/{CONNECT_TIMEOUT_ENV}"
+        )
+        if isinstance(exc, ReadTimeoutError):
+            return BackendError(
+                "Timeout",
+                f"{where}: no answer within the {self.bounds.read_s:g} s read timeout"
+                f" ({self.bounds.describe()})",
+                hint,
+            )
+        if isinstance(exc, ConnectTimeoutError | EndpointConnectionError | ConnectionClosedError):
+            return BackendError(
+                "Unreachable",
+                f"{where}: {type(exc).__name__} ({self.bounds.describe()})",
+                hint,
+            )
+        return _translate(exc)
 
     # -- LaunchBackend ----------------------------------------------------------------------
     def default_image(self) -> str:
@@ -205,6 +307,23 @@ class AwsBackend:
             if started is not None:
                 raise PartialLaunchError(list(started.instance_ids), exc) from exc
             raise
+        except BackendError as exc:
+            if exc.code not in ("Timeout", "Unreachable"):
+                raise
+            # no answer: the request may still have been carried out (the same check as above)
+            try:
+                started = self.find_existing(region, spec.launch_key)
+            except BackendError as again:
+                raise BackendError(
+                    exc.code,
+                    f"{exc.message}; RunInstances may have started an instance, and looking"
+                    f" for it failed too ({again.code})",
+                    f"when EC2 answers again, 'carbonplan instances --region aws:{region}'"
+                    " shows it and rerunning this launch finds it instead of starting another",
+                ) from exc
+            if started is not None:
+                raise PartialLaunchError(list(started.instance_ids), exc) from exc
+            raise
         ids = [i["InstanceId"] for i in response.get("Instances", [])]
         try:
             self._wait_running(region, ids)
@@ -230,7 +349,7 @@ class AwsBackend:
                 return
             if time.monotonic() > deadline:
                 raise BackendError(
-                    "Timeout", f"instances not running after {WAIT_SECONDS:.0f} s: {states}"
+                    "Timeout", f"instances not running after {WAIT_SECONDS:g} s: {states}"
                 )
             time.sleep(POLL_SECONDS)
 
@@ -240,7 +359,7 @@ class AwsBackend:
         try:
             return list(paginator.paginate(Filters=filters))
         except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc) from exc
+            raise self._translate(exc, region, "describe_instances") from exc
 
     def terminate(self, region: str, zone: str, instance_ids: list[str]) -> None:
         self._call(region, "terminate_instances", InstanceIds=instance_ids)
@@ -251,7 +370,8 @@ class AwsBackend:
         regions = regions or []
         for region in regions:  # boto3 sessions are not thread-safe; clients are
             self._client(region)
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        # every region at once: listing them all takes one call's bound, not one per batch
+        with ThreadPoolExecutor(max_workers=max(1, min(len(regions), 32))) as pool:
             answers = list(pool.map(self._list_region, regions))
         return [info for answer in answers for info in answer]
 

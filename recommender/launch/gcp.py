@@ -57,6 +57,13 @@ RETRYABLE: dict[str, Scope] = {
 }
 POLL_SECONDS = 2.0
 WAIT_SECONDS = 600.0
+#: statuses of an instance that is not (going to be) running
+STOPPED = ("STOPPING", "TERMINATED", "SUSPENDING", "SUSPENDED")
+_CONFLICT_HINT = (
+    "an instance of that name exists in the zone and is not running (stopped or suspended):"
+    " 'carbonplan instances --provider gcp' lists it; start or delete it, or pass another"
+    " --name"
+)
 
 
 def label_key(tag: str) -> str:
@@ -159,6 +166,8 @@ class GcpBackend:
         hint = ""
         if status in (401, 403):
             hint = "check ADC credentials and the roles in README 'Permissions'"
+        elif status == 409:
+            hint = _CONFLICT_HINT
         return BackendError(str(status or type(exc).__name__), message, hint)
 
     def _wait(self, operation: Any, zone: str) -> None:
@@ -271,6 +280,7 @@ class GcpBackend:
             f"{spec.launch_key}: an earlier run?)",
             f"compute.instances.insert ({project}, {spec.zone}) x{n}, each with a requestId",
             f"compute.zoneOperations.wait ({spec.zone}) until each insert is DONE",
+            f"compute.instances.get ({spec.zone}) each instance: there and not stopped",
             f"compute.instances.delete ({spec.zone}: only to clean up a failed attempt)",
         ]
 
@@ -293,7 +303,7 @@ class GcpBackend:
             for zone, i in self._aggregated(f"labels.{key} = {launch_key}")
             if i.labels.get(key) == launch_key
             and zone.startswith(region + "-")
-            and i.status not in ("TERMINATED", "STOPPING", "SUSPENDED")
+            and i.status not in STOPPED
         ]
         if not found:
             return None
@@ -314,35 +324,82 @@ class GcpBackend:
                 request_id=item["requestId"],
                 instance_resource=compute_v1.Instance.from_json(json.dumps(item["body"])),
             )
+            refused = False
             try:
                 try:
                     operation = client.insert_unary(request=request)
                 except Exception as exc:
+                    # an HTTP error answer: the insert was refused and created nothing (409: the
+                    # name belongs to an instance that is not this run's; never delete it)
+                    refused = isinstance(getattr(exc, "code", None), int)
                     raise self._api_error(exc) from exc
                 self._wait(operation, spec.zone)
             except (RetryableLaunchError, BackendError) as exc:
-                # The failed insert may still have left an instance behind.
-                if self._exists(spec.zone, name):
-                    created.append(name)
+                # A failed operation (or an insert whose answer was lost) may still have left
+                # an instance behind.
+                cause: Exception = exc
+                try:
+                    if not refused and self._exists(spec.zone, name):
+                        created.append(name)
+                except BackendError as again:  # unknown: stop here, and say so
+                    cause = BackendError(
+                        again.code,
+                        f"inserting {name} in {spec.zone} failed ({exc}), and checking whether"
+                        f" it left an instance failed too: {again.message}",
+                        f"'carbonplan instances --provider gcp' shows {name} if it exists;"
+                        " rerunning this launch finds it instead of starting another",
+                    )
                 if created:
-                    raise PartialLaunchError(created, exc) from exc
+                    raise PartialLaunchError(created, cause) from exc
+                if cause is not exc:
+                    raise cause from exc
                 raise
             except BaseException as exc:  # Ctrl-C: what was started must be cleaned up
                 leftover = [*created, *([name] if self._exists(spec.zone, name) else [])]
                 if leftover:
                     raise PartialLaunchError(leftover, exc) from exc
                 raise
+            # The insert is DONE. With a requestId GCP already saw (a rerun within the hour
+            # after the earlier instance was stopped or deleted) that is the earlier insert's
+            # operation: check that the instance is there and not stopped before calling it
+            # launched.
+            try:
+                status = self._status(spec.zone, name)
+            except BaseException as exc:
+                raise PartialLaunchError([*created, name], exc) from exc
+            problem: Exception | None = None
+            if status is None:
+                problem = RetryableLaunchError(
+                    "InstanceTerminatedBeforeRunning",
+                    f"{name} in {spec.zone} was gone when its insert was done (an earlier run's"
+                    " insert with the same request id, deleted since?)",
+                )
+            elif status in STOPPED:
+                problem = BackendError(
+                    "AlreadyExists",
+                    f"{name} in {spec.zone} is {status}: an earlier run of this launch started"
+                    " it and it was stopped since",
+                    _CONFLICT_HINT,
+                )
+            if problem is not None:
+                if created:
+                    raise PartialLaunchError(created, problem)
+                raise problem
             created.append(name)
         return Launched("gcp", spec.choice.region, spec.zone, tuple(created))
 
     def _exists(self, zone: str, name: str) -> bool:
+        return self._status(zone, name) is not None
+
+    def _status(self, zone: str, name: str) -> str | None:
+        """The instance's status (RUNNING, STOPPING, ...), or None when there is none."""
         try:
-            self._client("instances").get(project=self.project, zone=zone, instance=name)
+            found = self._client("instances").get(project=self.project, zone=zone, instance=name)
         except Exception as exc:
             if getattr(exc, "code", None) == 404:
-                return False
+                return None
             raise self._api_error(exc) from exc
-        return True
+        return str(found.status)
 
     def terminate(self, region: str, zone: str, instance_ids: list[str]) -> None:
         client = self._client("instances")

@@ -3,10 +3,14 @@
 moto cannot produce capacity errors, so this proxy answers chosen EC2 calls with the error
 AWS would send (same XML shape, same status) and forwards everything else. It records every
 request (action + parameters) so tests can assert what was, and was not, called.
+
+Like EC2 (and unlike moto), a RunInstances with a ClientToken already seen is answered with the
+first answer and starts nothing: a retried call after a lost answer finds what it started.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.request
@@ -37,6 +41,10 @@ class Rule:
     # seconds (the request has taken effect; the client does not know yet). No error answer.
     slow_s: float = 0.0
     reached: threading.Event = field(default_factory=threading.Event)
+    # forward, then show every instance in the answer in this state (e.g. stuck in "pending")
+    state: str | None = None
+    # answer 200 with this body instead of forwarding (e.g. an empty DescribeImages)
+    body: bytes | None = None
 
 
 @dataclass
@@ -45,6 +53,8 @@ class Ec2Proxy:
     requests: list[dict[str, object]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    tokens: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -84,9 +94,19 @@ class Ec2Proxy:
                     if rule.action == action and not spent and rule.when(params):
                         rule.hits += 1
                         if rule.slow_s:
-                            status, data = proxy.forward(body, headers)
+                            status, data = proxy.forward(body, headers, params)
                             rule.reached.set()
                             time.sleep(rule.slow_s)
+                            return self.reply(status, data)
+                        if rule.body is not None:
+                            return self.reply(200, rule.body)
+                        if rule.state is not None:
+                            status, data = proxy.forward(body, headers, params)
+                            data = re.sub(
+                                rb"(<instanceState>\s*<code>)\d+(</code>\s*<name>)[a-z-]+(</name>)",
+                                rb"\g<1>0\g<2>" + rule.state.encode() + rb"\g<3>",
+                                data,
+                            )
                             return self.reply(status, data)
                         if rule.lose:
                             status, data = proxy.forward(body, headers)
@@ -107,7 +127,7 @@ class Ec2Proxy:
                             )
                             return self.reply(status, data)
                         return self.reply(rule.status, error_xml(rule.code, rule.message))
-                self.reply(*proxy.forward(body, headers))
+                self.reply(*proxy.forward(body, headers, params))
 
             def reply(self, status: int, data: bytes) -> None:
                 self.send_response(status)
@@ -120,7 +140,25 @@ class Ec2Proxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
-    def forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def forward(
+        self, body: bytes, headers: dict[str, str], params: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        token = (
+            (params or {}).get("ClientToken")
+            if (params or {}).get("Action") == ("RunInstances")
+            else None
+        )
+        if token is None:
+            return self._send(body, headers)
+        with self._lock:  # EC2's idempotency: one token, one launch, the same answer
+            if token not in self.tokens:
+                status, data = self._send(body, headers)
+                if status != 200:
+                    return status, data
+                self.tokens[token] = (status, data)
+            return self.tokens[token]
+
+    def _send(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         request = urllib.request.Request(self.upstream + "/", data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

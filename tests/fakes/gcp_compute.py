@@ -1,9 +1,13 @@
 """A local fake of the Compute Engine REST paths carbonplan uses, on 127.0.0.1.
 
 It records every request (method, path, query, JSON body), keeps instances and zone
-operations in memory (an operation is RUNNING until it is polled once), honours requestId
+operations in memory (an operation is RUNNING until it is polled once; an accepted insert's
+instance exists at once, PROVISIONING, and is RUNNING when its operation is DONE), honours requestId
 like the real API, and injects errors: inside the operation (how ZONE_RESOURCE_POOL_EXHAUSTED
-arrives) or synchronously as an HTTP error (how quota errors arrive).
+arrives) or synchronously as an HTTP error (how quota errors arrive); an operation that fails
+but leaves its instance behind (``Fault(leave=True)``); operations that never finish
+(``stuck``); failing lists, gets and deletes; and slow answers (``hold``: the request takes
+effect, then the answer waits, as when the network or the API is slow).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +40,7 @@ class Fault:
     status: int = 503
     name: str | None = None
     machine: str | None = None  # only inserts of this machine type
+    leave: bool = False  # the operation fails, yet the instance exists afterwards
     hits: int = 0
 
 
@@ -45,6 +51,13 @@ class FakeCompute:
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     fail_delete: bool = False
+    fail_list: int | None = None  # answer aggregatedList with this HTTP error status
+    fail_get: int | None = None  # answer GET instance with this HTTP error status
+    stuck: bool = False  # insert operations stay RUNNING however often they are polled
+    # kind of request ("insert", "wait", ...) -> seconds to hold its answer, once; ``reached`` is
+    # set when a held request has taken effect
+    hold: dict[str, float] = field(default_factory=dict)
+    reached: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     _by_request_id: dict[str, str] = field(default_factory=dict)
@@ -86,16 +99,20 @@ class FakeCompute:
     def _finish(self, name: str) -> dict[str, Any]:
         entry = self.operations[name]
         op = entry["op"]
-        if op["status"] != "DONE":
+        if op["status"] != "DONE" and not (self.stuck and op["operationType"] == "insert"):
             op["status"], op["progress"] = "DONE", 100
             fault = entry.get("fault")
+            if fault is not None and fault.leave:
+                key, instance = entry["leftover"]
+                self.instances[key] = instance
             if fault is not None:
                 op["error"] = {"errors": [{"code": fault.code, "message": fault.message}]}
                 op["httpErrorStatusCode"] = 503
                 op["httpErrorMessage"] = "SERVICE UNAVAILABLE"
             elif entry.get("create") is not None:
                 key, instance = entry["create"]
-                self.instances[key] = instance
+                if self.instances.get(key) is instance:  # not deleted meanwhile
+                    instance["status"] = "RUNNING"
             elif entry.get("delete") is not None:
                 self.instances.pop(entry["delete"], None)
         return op
@@ -121,10 +138,22 @@ class FakeCompute:
                     return fault.status, _error(
                         fault.status, fault.message, fault.code, "usageLimits"
                     )
-                return 200, self._operation(project, zone, "insert", name, fault=fault)
+                leftover = ((zone, name), self._instance(project, zone, name, body))
+                return 200, self._operation(
+                    project, zone, "insert", name, fault=fault, leftover=leftover
+                )
         if (zone, name) in self.instances:
             return 409, _error(409, f"The resource '{name}' already exists", "alreadyExists")
-        instance = {
+        instance = self._instance(project, zone, name, body)
+        instance["status"] = "PROVISIONING"
+        self.instances[(zone, name)] = instance
+        op = self._operation(project, zone, "insert", name, create=((zone, name), instance))
+        if request_id:
+            self._by_request_id[request_id] = op["name"]
+        return 200, op
+
+    def _instance(self, project: str, zone: str, name: str, body: dict) -> dict[str, Any]:
+        return {
             **body,
             "kind": "compute#instance",
             "id": str(next(self._ids)),
@@ -134,10 +163,6 @@ class FakeCompute:
             "creationTimestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "selfLink": f"{BASE}/projects/{project}/zones/{zone}/instances/{name}",
         }
-        op = self._operation(project, zone, "insert", name, create=((zone, name), instance))
-        if request_id:
-            self._by_request_id[request_id] = op["name"]
-        return 200, op
 
     def _aggregated(self, project: str, query: dict) -> dict[str, Any]:
         wanted = (query.get("filter") or [""])[0]
@@ -148,6 +173,19 @@ class FakeCompute:
         return {"kind": "compute#instanceAggregatedList", "id": project, "items": items}
 
     def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        status, payload, kind = self._handle(method, raw_path, body)
+        with self._lock:
+            seconds = self.hold.pop(kind, 0.0)
+        if seconds:  # it has taken effect; the answer is late
+            self.reached.set()
+            time.sleep(seconds)
+        return status, payload
+
+    def _handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict, str]:
+        record = self._record(method, raw_path, body)
+        return (*self._answer(record), record["kind"])
+
+    def _record(self, method: str, raw_path: str, body: bytes) -> dict[str, Any]:
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query)
         data = json.loads(body) if body else None
@@ -157,12 +195,21 @@ class FakeCompute:
             "query": {k: v[0] for k, v in query.items()},
             "body": data,
             "kind": "other",
+            "raw_query": query,
         }
         with self._lock:
             self.requests.append(record)
+        return record
+
+    def _answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        method, query, data = record["method"], record.pop("raw_query"), record["body"]
+        parts = urlsplit(record["path"])
+        with self._lock:
             match = _AGG_PATH.match(parts.path)
             if match and method == "GET":
                 record["kind"] = "aggregatedList"
+                if self.fail_list is not None:
+                    return self.fail_list, _error(self.fail_list, "list failed", "backendError")
                 return 200, self._aggregated(match.group(1), query)
             match = _ZONE_PATH.match(parts.path)
             if not match:
@@ -173,6 +220,9 @@ class FakeCompute:
                 return self._insert(project, zone, query, data or {})
             if collection == "instances" and rest.startswith("/"):
                 name = rest[1:]
+                if method == "GET" and self.fail_get is not None:
+                    record["kind"] = "get"
+                    return self.fail_get, _error(self.fail_get, "get failed", "backendError")
                 if (zone, name) not in self.instances:
                     return 404, _error(404, f"The resource '{name}' was not found", "notFound")
                 if method == "GET":
