@@ -202,7 +202,7 @@ def price_instance(
         result.skip("no SKUs for its parts")
         return
     gpu, count, vcpus, memory = spec
-    prices = []
+    prices: list[float | None] = []
     for spot in (False, True):
         parts = [
             index.get(("core", family, region, spot)),
