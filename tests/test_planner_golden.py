@@ -214,3 +214,102 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit("usage: python tests/test_planner_golden.py --write")
     _write()
+
+
+# --- the array path and the frame path agree --------------------------------------------
+# plan() ranks static figures on arrays and takes the frame path when an intensity hook is
+# given; a hook that replaces nothing must give the very same plan.
+
+
+def _frame_path(frame):
+    return frame[[]]
+
+
+def _both(offers, regions, gpus, job, settings, constraints, **kwargs):
+    from recommender.planner import plan
+
+    fast = plan(offers, regions, gpus, job, settings, constraints, **kwargs)
+    slow = plan(
+        offers, regions, gpus, job, settings, constraints, intensity_fn=_frame_path, **kwargs
+    )
+    return fast, slow
+
+
+def _same(fast, slow):
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(fast.options, slow.options, check_exact=True)
+    assert (fast.feasible, fast.candidates, fast.hidden_sizes, fast.steps) == (
+        slow.feasible,
+        slow.candidates,
+        slow.hidden_sizes,
+        slow.steps,
+    )
+
+
+@pytest.mark.parametrize("objective", ["carbon", "cost", "time", "balanced"])
+@pytest.mark.parametrize(("top", "all_sizes"), [(None, False), (3, False), (4, True), (None, True)])
+def test_ties_and_duplicates_rank_alike_on_both_paths(tiny, objective, top, all_sizes):
+    import pandas as pd
+
+    from recommender.planner import Constraints, Job, Settings
+
+    # every offer twice (same identity: only their order tells them apart), and a copy of
+    # each in a region with the same figures (ties on every figure, not on the name)
+    twin = tiny.offers.assign(region=tiny.offers["region"] + "-twin")
+    offers = pd.concat([tiny.offers, tiny.offers, twin], ignore_index=True)
+    regions = pd.concat(
+        [tiny.regions, tiny.regions.assign(region=tiny.regions["region"] + "-twin")],
+        ignore_index=True,
+    )
+    fast, slow = _both(
+        offers,
+        regions,
+        tiny.gpus,
+        Job(gpu_hours=64.0, ref_gpu="A100"),
+        Settings(objective=objective),
+        Constraints(deadline_hours=30.0, max_instances=4),
+        top=top,
+        all_sizes=all_sizes,
+        baseline=("aws", "dirty-1"),
+    )
+    _same(fast, slow)
+    assert len(fast.options) > 1
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        {"providers": ("gcp",), "markets": ("spot",)},
+        {"regions": (("aws", "eu-north-1"), ("gcp", "us-central1")), "min_gpu_memory_gb": 24.0},
+        {"exclude_regions": (("aws", "us-east-1"),), "gpus": ("L4", "A10G", "T4")},
+        {"max_cost_usd": 900.0, "deadline_hours": 48.0, "max_instances": 2},
+    ],
+)
+def test_constraints_filter_alike_on_both_paths(constraints):
+    from recommender.catalog import load_catalog
+    from recommender.planner import Constraints, Job, Settings
+
+    catalog = load_catalog()
+    fast, slow = _both(
+        catalog.offers,
+        catalog.regions,
+        catalog.gpus,
+        Job(gpu_hours=250.0, memory_gb_required=20.0),
+        Settings(objective="cost"),
+        Constraints(**constraints),
+        top=15,
+    )
+    _same(fast, slow)
+    assert fast.steps and fast.feasible < fast.candidates
+
+
+def test_a_frame_changed_in_place_is_planned_again(tiny):
+    from recommender.planner import Job, plan
+
+    before = plan(tiny.offers, tiny.regions, tiny.gpus, Job(gpu_hours=100.0), top=1).options
+    tiny.regions.loc[tiny.regions["region"] == "clean-1", "gco2_per_kwh"] = 900.0
+    tiny.regions.loc[tiny.regions["region"] == "clean-1", "gco2_per_kwh_high"] = 900.0
+    after = plan(tiny.offers, tiny.regions, tiny.gpus, Job(gpu_hours=100.0), top=1).options
+    assert before["region"].iloc[0] == "clean-1"
+    assert after["region"].iloc[0] != "clean-1"

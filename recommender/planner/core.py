@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,10 @@ def candidate_frame(
     offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame
 ) -> pd.DataFrame:
     """Offers joined with their region (intensity, PUE) and GPU (power, throughput)."""
-    frame = expand_markets(offers)
+    return _joined(expand_markets(offers), regions, gpus)
+
+
+def _joined(frame: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame) -> pd.DataFrame:
     frame = frame.merge(regions[_REGION_COLUMNS], on=["provider", "region"], how="left")
     gpu_cols = gpus[_GPU_COLUMNS].rename(columns={"memory_gb": "gpu_memory_gb"})
     frame = frame.merge(gpu_cols, on="gpu", how="left")
@@ -322,7 +326,11 @@ def _baseline_columns(frame: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
     kind = np.where(best["_same"].fillna(False).to_numpy(dtype=bool), "same-instance", "same-gpus")
     match = pd.Series(kind, dtype=object).where(best["instance_type_base"].notna().to_numpy())
     return frame.assign(
-        baseline_instance_type=best["instance_type_base"].to_numpy(),
+        # text in pandas' default text dtype even where no row has a match, so that the
+        # dtype does not depend on which rows are shown
+        baseline_instance_type=pd.array(
+            best["instance_type_base"].to_numpy(), dtype=pd.Series(["text"]).dtype
+        ),
         baseline_match=match,
         baseline_kgco2e=base_kg,
         baseline_cost_usd=base_cost,
@@ -438,7 +446,12 @@ def plan(
     all_sizes: bool = False,
     intensity_fn: IntensityFn | None = None,
 ) -> Plan:
-    """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``."""
+    """Rank every (offer, market) for ``job`` under ``constraints`` by ``settings.objective``.
+
+    On the shipped (static) figures the options are ranked on plain arrays of the catalog's
+    candidate table (:func:`candidate_table`, built once per catalog) and only the rows shown are
+    built as a frame; an intensity hook needs every option's frame, so it takes the frame
+    path. Both give the same plan, bit for bit (tests/test_planner_golden.py)."""
     settings = settings or Settings()
     constraints = constraints or Constraints()
     # One throughput model: a job sized from FLOPs is already stated in reference-GPU hours,
@@ -446,7 +459,12 @@ def plan(
     ref = gpus.loc[gpus["gpu"] == job.ref_gpu, job.speed_column].dropna()
     if ref.empty:
         raise BadInputError(f"reference GPU {job.ref_gpu!r} is not in the catalog")
-    frame = candidate_frame(offers, regions, gpus)
+    table = candidate_table(offers, regions, gpus)
+    if intensity_fn is None and table.arrays is not None:
+        return _plan_arrays(
+            table, job, settings, constraints, float(ref.iloc[0]), baseline, top, all_sizes
+        )
+    frame = table.frame()
     candidates = len(frame)
     steps: list[Step] = []
     c = constraints
@@ -521,3 +539,422 @@ def plan(
         baseline=baseline,
         hidden_sizes=hidden,
     )
+
+
+# --- the candidate table of a catalog, and ranking on its arrays --------------------------
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """Per (offer, market) option, in the order of :func:`candidate_frame`: on-demand rows in
+    offer order, then the spot rows. Region and GPU figures are looked up through small
+    per-pair and per-GPU tables, so a large catalog costs a few bytes per option."""
+
+    offer: np.ndarray  # int32: the option's row in offers
+    spot: np.ndarray  # bool: its market is spot
+    usd_per_hour: np.ndarray  # float64: the market's price
+    pair: np.ndarray  # int32 per offer: its (provider, region) in ``pairs``
+    pairs: pd.DataFrame  # provider, region; with the region's figures (NaN where unknown)
+    gpu: np.ndarray  # int32 per offer: its GPU in ``gpu_table``
+    gpu_table: pd.DataFrame  # gpu; with the GPU's figures (NaN where unknown)
+    identity: np.ndarray  # int64 per offer: sorts as (provider, region, instance_type)
+    group: np.ndarray  # int32 per offer: (provider, region, gpu), dense from 0
+    groups: int
+    gpu_count: np.ndarray
+    vcpus: np.ndarray
+    memory_gib: np.ndarray
+
+
+class CandidateTable:
+    """A catalog's options, built once and reused by every plan of that catalog (a jobs file
+    plans hundreds of jobs on one catalog). :attr:`arrays` is None when the catalog's keys are
+    not unique (the frame path then reproduces the joins' duplicates)."""
+
+    def __init__(self, offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame) -> None:
+        self.offers, self.regions, self.gpus = offers, regions, gpus
+        self._frame: pd.DataFrame | None = None
+        self.arrays = _arrays(offers, regions, gpus)
+
+    def frame(self) -> pd.DataFrame:
+        """Every option as one wide frame (:func:`candidate_frame`), built on first use."""
+        if self._frame is None:
+            self._frame = candidate_frame(self.offers, self.regions, self.gpus)
+        return self._frame
+
+    def rows(self, options: np.ndarray) -> pd.DataFrame:
+        """The wide frame of just these options (positions in candidate order, in any order
+        and possibly empty), as :func:`candidate_frame` would give them."""
+        a = self.arrays
+        assert a is not None
+        spot = a.spot[options]
+        offers = self.offers
+        on_demand = offers.iloc[a.offer[options[~spot]]]
+        on_demand = on_demand.assign(market="on-demand", usd_per_hour=on_demand["usd_per_hour"])
+        spot_rows = offers.iloc[a.offer[options[spot]]]
+        spot_part = spot_rows.assign(market="spot", usd_per_hour=spot_rows["spot_usd_per_hour"])
+        frame = pd.concat([on_demand, spot_part], ignore_index=True)
+        frame = frame.drop(columns=["spot_usd_per_hour"])
+        # back to the order asked for: on-demand rows came first, each part in that order
+        order = np.empty(len(options), dtype=np.int64)
+        order[np.flatnonzero(~spot)] = np.arange(int((~spot).sum()))
+        order[np.flatnonzero(spot)] = np.arange(int((~spot).sum()), len(options))
+        return _joined(frame.iloc[order].reset_index(drop=True), self.regions, self.gpus)
+
+
+_INDEX = np.int32  # row numbers in the candidate table (2**31 options are far beyond memory)
+_TABLES: dict[tuple[int, int, int], tuple[tuple[Any, ...], CandidateTable]] = {}
+_TABLES_KEPT = 8
+
+
+def _fingerprint(frame: pd.DataFrame) -> tuple[Any, ...]:
+    """Shape and columns; for a small frame its values too (a cheap guard against a frame
+    changed in place between plans; the catalog's frames never are)."""
+    print_ = (len(frame), tuple(frame.columns))
+    if len(frame) > 50_000:
+        return print_
+    return (*print_, int(pd.util.hash_pandas_object(frame, index=True).sum()))
+
+
+def candidate_table(
+    offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame
+) -> CandidateTable:
+    """The candidate table of this catalog: built on the first plan and kept (for the last
+    few catalogs, while their frames live)."""
+    key = (id(offers), id(regions), id(gpus))
+    prints = (_fingerprint(offers), _fingerprint(regions), _fingerprint(gpus))
+    kept = _TABLES.get(key)
+    if kept is not None:
+        seen, table = kept
+        same = table.offers is offers and table.regions is regions and table.gpus is gpus
+        if same and seen == prints:
+            return table
+    table = CandidateTable(offers, regions, gpus)
+    _TABLES[key] = (prints, table)
+    while len(_TABLES) > _TABLES_KEPT:
+        _TABLES.pop(next(iter(_TABLES)))
+    return table
+
+
+def _codes_of(values: pd.Series) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), max(len(uniques), 1)
+
+
+def _arrays(offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame) -> _Arrays | None:
+    if regions.duplicated(["provider", "region"]).any() or gpus["gpu"].duplicated().any():
+        return None
+    if offers[["provider", "region", "instance_type", "gpu"]].isna().to_numpy().any():
+        return None  # factorize codes of missing names would not sort as the frame path does
+    n = len(offers)
+    has_spot = offers["spot_usd_per_hour"].notna().to_numpy()
+    offer = np.concatenate([np.arange(n), np.flatnonzero(has_spot)]).astype(_INDEX)
+    spot = np.concatenate([np.zeros(n, dtype=bool), np.ones(int(has_spot.sum()), dtype=bool)])
+    usd = np.concatenate(
+        [
+            offers["usd_per_hour"].to_numpy(dtype=float),
+            offers["spot_usd_per_hour"].to_numpy(dtype=float)[has_spot],
+        ]
+    )
+    p, _ = _codes_of(offers["provider"])
+    r, nr = _codes_of(offers["region"])
+    i, ni = _codes_of(offers["instance_type"])
+    g, ng = _codes_of(offers["gpu"])
+    identity = (p * nr + r) * ni + i
+    pair = pd.factorize(p * nr + r)[0].astype(_INDEX)
+    pairs = offers[["provider", "region"]].iloc[np.unique(pair, return_index=True)[1]]
+    where = regions.set_index(["provider", "region"])[["gco2_per_kwh", "pue"]]
+    pairs = pairs.join(where, on=["provider", "region"])
+    gpu_table = offers[["gpu"]].iloc[np.unique(g, return_index=True)[1]]
+    gpu_table = gpu_table.join(
+        gpus.set_index("gpu")[["tdp_w", "memory_gb", "rel_throughput"]], on="gpu"
+    )
+    group_codes, group_uniques = pd.factorize((p * nr + r) * ng + g)
+    return _Arrays(
+        offer=offer,
+        spot=spot,
+        usd_per_hour=usd,
+        pair=pair,
+        pairs=pairs.reset_index(drop=True),
+        gpu=g.astype(_INDEX),
+        gpu_table=gpu_table.reset_index(drop=True),
+        identity=identity,
+        group=group_codes.astype(_INDEX),
+        groups=max(len(group_uniques), 1),
+        gpu_count=offers["gpu_count"].to_numpy(dtype=float),
+        vcpus=offers["vcpus"].to_numpy(dtype=float),
+        memory_gib=offers["memory_gib"].to_numpy(dtype=float),
+    )
+
+
+def _sig(values: np.ndarray) -> np.ndarray:
+    return significant(pd.Series(values, copy=False), RANK_DIGITS)
+
+
+def _plan_arrays(
+    table: CandidateTable,
+    job: Job,
+    settings: Settings,
+    c: Constraints,
+    ref_throughput: float,
+    baseline: tuple[str, str] | None,
+    top: int | None,
+    all_sizes: bool,
+) -> Plan:
+    """:func:`plan` on the static figures, ranked on arrays: each option's figures are computed
+    with the same operations, in the same order, as :func:`compute_metrics` (so they are the
+    same floats); the ranking keys are those of :func:`rank`, with the identity as one integer;
+    only the options shown are built as a frame (by :func:`compute_metrics` itself)."""
+    a = table.arrays
+    assert a is not None
+    steps: list[Step] = []
+    candidates_n = len(a.offer)
+    offer = a.offer
+    pair_of = a.pair[offer]
+    gpu_of = a.gpu[offer]
+    gpu_count = a.gpu_count[offer]
+    memory = a.gpu_table["memory_gb"].to_numpy(dtype=float)
+    need_memory = bool(c.min_gpu_memory_gb) or job.memory_gb_required is not None
+    gpu_memory = memory[gpu_of] if need_memory else np.empty(0)
+
+    def names_in(table_column: pd.Series, codes: np.ndarray, names: Any) -> np.ndarray:
+        return table_column.isin(names).to_numpy(dtype=bool)[codes]
+
+    def pair_in(pairs: tuple[tuple[str, str], ...], codes: np.ndarray) -> np.ndarray:
+        wanted = set(pairs)
+        keys = zip(a.pairs["provider"], a.pairs["region"], strict=True)
+        return np.array([key in wanted for key in keys], dtype=bool)[codes]
+
+    static: list[tuple[str, np.ndarray | None, str]] = [
+        (
+            "provider",
+            names_in(a.pairs["provider"], pair_of, c.providers) if c.providers else None,
+            ",".join(c.providers or ()),
+        ),
+        ("region", pair_in(c.regions, pair_of) if c.regions else None, ""),
+        ("exclude-region", ~pair_in(c.exclude_regions, pair_of) if c.exclude_regions else None, ""),
+        (
+            "gpu",
+            names_in(a.gpu_table["gpu"], gpu_of, c.gpus) if c.gpus else None,
+            ",".join(c.gpus or ()),
+        ),
+        (
+            "min-gpu-memory",
+            gpu_memory * np.minimum(gpu_count, 1.0) >= c.min_gpu_memory_gb
+            if c.min_gpu_memory_gb
+            else None,
+            f"{c.min_gpu_memory_gb} GB",
+        ),
+        (
+            "memory-fit",
+            gpu_memory * gpu_count >= job.memory_gb_required
+            if job.memory_gb_required is not None
+            else None,
+            f"{job.memory_gb_required or 0:,.1f} GB of weights, gradients and optimizer state "
+            "on one instance's GPUs",
+        ),
+        (
+            "market",
+            np.isin(np.where(a.spot, "spot", "on-demand"), list(c.markets))
+            if set(c.markets) != {"on-demand", "spot"}
+            else None,
+            ",".join(c.markets),
+        ),
+    ]
+    keep = np.ones(candidates_n, dtype=bool)
+    for name, mask, detail in static:
+        if mask is None:
+            continue
+        kept = keep & mask
+        step = Step(name, int(kept.sum()), detail)
+        steps.append(step)
+        if not step.remaining:
+            before = pd.DataFrame({"gpu_memory_gb": gpu_memory[keep], "gpu_count": gpu_count[keep]})
+            raise _no_option_error(step, before, c)
+        keep = kept
+    allowed = np.flatnonzero(keep)
+    del keep, gpu_memory
+
+    # compute_metrics, on arrays (same operations, same order)
+    o, pc, gc = offer[allowed], pair_of[allowed], gpu_count[allowed]
+    del pair_of, gpu_count
+    work = job.total_ref_gpu_hours
+    speed = a.gpu_table[job.speed_column].to_numpy(dtype=float)[gpu_of[allowed]] / ref_throughput
+    rate = speed * gc
+    del speed
+    single_wall = work / rate
+    deadline = c.deadline_hours
+    if deadline is None:
+        instances = np.ones(len(allowed), dtype=np.int64)
+        wall = work / (rate * instances * 1.0)
+    else:
+        needed = np.ceil(work / (rate * settings.scaling_efficiency * deadline) - 1e-9)
+        instances = np.where(single_wall <= deadline, 1, np.maximum(needed, 2)).astype(np.int64)
+        del needed
+        efficiency = np.where(instances > 1, settings.scaling_efficiency, 1.0)
+        wall = work / (rate * instances * efficiency)
+        del efficiency
+    del rate
+    tdp = a.gpu_table["tdp_w"].to_numpy(dtype=float)[gpu_of[allowed]]
+    energy = gc * tdp * settings.gpu_utilisation / 1000.0
+    del tdp
+    energy += (
+        a.vcpus[o] * settings.cpu_w_per_vcpu + a.memory_gib[o] * settings.memory_w_per_gib
+    ) / 1000.0
+    energy *= instances
+    energy *= wall
+    energy *= a.pairs["pue"].to_numpy(dtype=float)[pc]
+    gpu_hours = gc * instances * wall
+    cost = wall * instances * a.usd_per_hour[allowed]
+    kg = energy * a.pairs["gco2_per_kwh"].to_numpy(dtype=float)[pc] / 1000.0
+    del energy
+    kg += gpu_hours * settings.embodied_g_per_gpu_hour / 1000.0
+    del gpu_hours, o, gc
+
+    checks = [
+        ("deadline", instances <= c.max_instances if deadline is not None else None),
+        ("max-cost", cost <= c.max_cost_usd if c.max_cost_usd is not None else None),
+        ("max-kg", kg <= c.max_kgco2e if c.max_kgco2e is not None else None),
+    ]
+    details = {
+        "deadline": f"{c.deadline_hours} h with at most {c.max_instances} instance(s)",
+        "max-cost": f"${c.max_cost_usd:,.2f}" if c.max_cost_usd is not None else "",
+        "max-kg": f"{c.max_kgco2e} kg" if c.max_kgco2e is not None else "",
+    }
+    keep = np.ones(len(allowed), dtype=bool)
+    for name, mask in checks:
+        if mask is None:
+            continue
+        kept = keep & mask
+        step = Step(name, int(kept.sum()), details[name])
+        steps.append(step)
+        if not step.remaining:
+            before = pd.DataFrame(
+                {"single_wall": single_wall[keep], "cost_usd": cost[keep], "kgco2e": kg[keep]}
+            )
+            raise _no_option_error(step, before, c)
+        keep = kept
+    del instances, single_wall, checks
+    if not keep.all():
+        feasible_at = np.flatnonzero(keep)
+        allowed, wall, cost, kg = (x[feasible_at] for x in (allowed, wall, cost, kg))
+    del keep
+    feasible = len(allowed)
+
+    columns = {"kgco2e": kg, "cost_usd": cost, "wall_hours": wall}
+    if settings.objective == "balanced":
+        columns["score_usd"] = cost + settings.carbon_price_usd_per_t * kg / 1000.0
+    if settings.objective not in _SORT_KEYS:
+        raise BadInputError(
+            f"unknown objective {settings.objective!r}", "use carbon, cost, time or balanced"
+        )
+    criteria = _SORT_KEYS[settings.objective]
+    rounded = {name: _sig(columns[name]) for name in criteria}
+    raw = [columns[name] for name in criteria]
+    identity = a.identity[offer[allowed]] * 2 + a.spot[allowed]
+    group = a.group[offer[allowed]].astype(np.int64) * 2 + a.spot[allowed]
+
+    def ranked(rows: np.ndarray) -> np.ndarray:
+        """``rows`` in rank order (stable: equal keys keep candidate order, as rank() does)."""
+        keys = [*(rounded[n][rows] for n in criteria), *(k[rows] for k in raw), identity[rows]]
+        return rows[np.lexsort(keys[::-1])]
+
+    primary = rounded[criteria[0]]
+    everything = np.arange(feasible)
+    hidden = 0
+    if not all_sizes:
+        # one row per (provider, region, GPU, market): the best one of each group has the
+        # group's least primary key, so only those rows are sorted
+        least = np.full(2 * a.groups, np.inf)
+        np.fmin.at(least, group, primary)  # NaN keys are ignored: such a group keeps inf
+        present = np.zeros(2 * a.groups, dtype=bool)
+        present[group] = True
+        hidden = feasible - int(present.sum())
+        mins = least[group]
+        contending = (primary == mins) | (mins == np.inf)
+        if top is not None and top < len(least[present]):
+            # the first ``top`` groups are among those whose least key is the top-th least
+            contending &= mins <= np.partition(least[present], top - 1)[top - 1]
+        order = ranked(np.flatnonzero(contending))
+        first = ~pd.Series(group[order]).duplicated().to_numpy()
+        shown = order[first]
+        if top is not None:
+            shown = shown[:top]
+    elif top is not None and top < feasible:
+        cut = np.partition(primary, top - 1)[top - 1]
+        contenders = everything if np.isnan(cut) else np.flatnonzero(primary <= cut)
+        shown = ranked(contenders)[:top]
+    else:
+        shown = ranked(everything)
+        if top is not None:
+            shown = shown[:top]
+
+    pareto = _pareto_of(
+        shown,
+        _sig(cost) if "cost_usd" not in rounded else rounded["cost_usd"],
+        rounded["kgco2e"] if "kgco2e" in rounded else _sig(kg),
+    )
+    frame = _metrics_frame(table, allowed[shown], job, settings, ref_throughput, c)
+    frame = frame.assign(
+        single_wall=job.total_ref_gpu_hours / (frame["speed"] * frame["gpu_count"]),
+        pareto=pareto,
+        rank=np.arange(1, len(frame) + 1),
+    )
+    if baseline is not None:
+        provider, region = baseline
+        in_base = (a.pairs["provider"] == provider) & (a.pairs["region"] == region)
+        base = np.flatnonzero(in_base.to_numpy(dtype=bool)[a.pair[a.offer]])
+        base_rows = _metrics_frame(table, base, job, settings, ref_throughput, c)
+        frame = _baseline_columns(frame, base_rows)
+    return Plan(
+        options=frame.drop(columns=["single_wall"]),
+        feasible=feasible,
+        candidates=candidates_n,
+        steps=tuple(steps),
+        job=job,
+        settings=settings,
+        constraints=c,
+        baseline=baseline,
+        hidden_sizes=hidden,
+    )
+
+
+def _metrics_frame(
+    table: CandidateTable,
+    options: np.ndarray,
+    job: Job,
+    settings: Settings,
+    ref_throughput: float,
+    c: Constraints,
+) -> pd.DataFrame:
+    table_ref = table.gpus
+    return compute_metrics(
+        table.rows(options),
+        job,
+        settings,
+        ref_throughput,
+        c.deadline_hours,
+        None,
+        ref_spread=reference_spread(table_ref, job.ref_gpu),
+    )
+
+
+def _pareto_of(rows: np.ndarray, cost: np.ndarray, kg: np.ndarray) -> np.ndarray:
+    """:func:`pareto_mask` of just ``rows`` (``cost`` and ``kg`` already at the ranking's
+    precision): a row is on the frontier unless an option is cheaper and as clean, or as cheap
+    and cleaner. With few rows asked for, every option is placed among the rows' distinct
+    costs once (a binary search) instead of sorting them all."""
+    if len(rows) > 1000 or np.isnan(cost).any() or np.isnan(kg).any():
+        mask = pareto_mask(pd.Series(cost, copy=False), pd.Series(kg, copy=False))
+        return mask.to_numpy(dtype=bool)[rows]
+    levels = np.unique(cost[rows])  # the distinct costs of the rows asked about
+    right = np.searchsorted(levels, cost, side="right")  # cost < levels[t] <=> right <= t
+    left = np.searchsorted(levels, cost, side="left")
+    below = np.full(len(levels) + 1, np.inf)
+    np.minimum.at(below, right, kg)
+    cheaper = np.minimum.accumulate(below)[: len(levels)]  # least kg costing < levels[t]
+    same = right - left == 1  # cost == levels[left]
+    equal = np.full(len(levels), np.inf)
+    np.minimum.at(equal, left[same], kg[same])  # least kg costing exactly levels[t]
+    at = np.searchsorted(levels, cost[rows])
+    k = kg[rows]
+    return ~((cheaper[at] <= k) | (equal[at] < k))
