@@ -38,6 +38,7 @@ __all__ = [
     "report",
     "size",
     "suggest",
+    "suggest_many",
 ]
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         report,
         size,
         suggest,
+        suggest_many,
     )
 
 

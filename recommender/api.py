@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from recommender.catalog import Catalog
     from recommender.inputs import TimingFlags
+    from recommender.jobs import JobsPlan
     from recommender.planner import Constraints, Job, Settings
     from recommender.planner import Plan as PlannerPlan
     from recommender.planner.core import IntensityFn
@@ -53,6 +54,7 @@ __all__ = [
     "resolve",
     "size",
     "suggest",
+    "suggest_many",
 ]
 
 Names = str | Sequence[str] | None  # one name, "a,b", or a list of either (as repeated flags)
@@ -658,6 +660,50 @@ def suggest(
     if gpu_hours is not None:
         values["gpu_hours"] = gpu_hours
     return plan_request(_request(PlanRequest, values), top=top, all_sizes=all_sizes, warn=warn)
+
+
+def suggest_many(
+    jobs: Any,
+    *,
+    top: int = 3,
+    warn: Warn = warn,
+    progress: Callable[[int, int], None] | None = None,
+    **defaults: Any,
+) -> JobsPlan:
+    """Plan many jobs on one catalog (``carbonplan suggest --jobs FILE``): ``jobs`` is a jobs
+    file (CSV or YAML, one job a row, columns named like the flags) or a list of mappings of
+    keyword to value (``{"name": "ft-a", "gpu_hours": 400, "deadline": 48}``); ``defaults``
+    are the keywords every job takes unless it gives its own (as the command line's flags
+    are to a file's blank cells). Returns each job's top ``top`` options and the totals of
+    the best choices (:class:`recommender.jobs.JobsPlan`: ``to_dict()`` is the JSON
+    document). The first job that cannot be planned raises, naming it (and its line)."""
+    from recommender.jobs import rows_from
+
+    rows = rows_from(jobs, plan_fields())
+    return plan_jobs(rows, _request(PlanRequest, defaults), top=top, warn=warn, progress=progress)
+
+
+def plan_fields() -> list[str]:
+    """The keywords of :class:`PlanRequest` (the flags a jobs file's columns may name)."""
+    return [f.name for f in fields(PlanRequest) if f.name != "given"]
+
+
+def plan_jobs(
+    rows: list[Any],
+    base: PlanRequest,
+    *,
+    top: int = 3,
+    warn: Warn = warn,
+    progress: Callable[[int, int], None] | None = None,
+) -> JobsPlan:
+    """:func:`suggest_many` for jobs already read (:mod:`recommender.jobs` rows) over the
+    request ``base`` (the command line's flags)."""
+    from recommender.jobs import plan_rows
+
+    def plan_one(request: PlanRequest, top: int, warn: Warn) -> Plan:
+        return plan_request(request, top=top, warn=warn)
+
+    return plan_rows(rows, base, plan_one, top=top, warn=warn, progress=progress)
 
 
 def plan_request(

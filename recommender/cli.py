@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import click
@@ -90,12 +91,29 @@ def suggest(
             "(by default columns that do not fit are left out, and the table says which).",
         ),
     ] = False,
+    jobs: Annotated[
+        Path | None,
+        typer.Option(
+            "--jobs",
+            help="Plan every job of a CSV or YAML file in one run: one job a row, columns "
+            "named like these flags (name, gpu_hours or params+tokens, gpu, deadline, "
+            "max_cost, market, ...); blank cells take the flags' values. Prints each job's "
+            "top --top options [default with --jobs: 3] and the totals of the best choices.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Rank (cloud, region, instance, market) options for a job by carbon, cost or time."""
     from recommender import api
     from recommender.reports.records import option_records
     from recommender.reports.views import render_plan
 
+    if jobs is not None:
+        from recommender.commands.suggest_jobs import suggest_jobs
+
+        suggest_jobs(plan_args, jobs, output.value, top)
+        return
     if top < 0:
         raise BadInputError(f"--top must be >= 0, got {top}")
     if output is SuggestFormat.skypilot or skypilot_task is not None:

@@ -37,6 +37,7 @@ PUBLIC = [
     "report",
     "size",
     "suggest",
+    "suggest_many",
 ]
 
 

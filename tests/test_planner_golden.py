@@ -249,10 +249,17 @@ def _same(fast, slow):
 
 @pytest.mark.parametrize("objective", ["carbon", "cost", "time", "balanced"])
 @pytest.mark.parametrize(("top", "all_sizes"), [(None, False), (3, False), (4, True), (None, True)])
-def test_ties_and_duplicates_rank_alike_on_both_paths(tiny, objective, top, all_sizes):
+@pytest.mark.parametrize("wide_rows", [200_000, 0])
+def test_ties_and_duplicates_rank_alike_on_both_paths(
+    tiny, objective, top, all_sizes, wide_rows, monkeypatch
+):
+    """``wide_rows`` 0: the shown rows are joined anew, as for a catalog too large to keep
+    as one frame."""
     import pandas as pd
 
-    from recommender.planner import Constraints, Job, Settings
+    from recommender.planner import Constraints, Job, Settings, core
+
+    monkeypatch.setattr(core, "_WIDE_ROWS", wide_rows)
 
     # every offer twice (same identity: only their order tells them apart), and a copy of
     # each in a region with the same figures (ties on every figure, not on the name)
@@ -286,9 +293,12 @@ def test_ties_and_duplicates_rank_alike_on_both_paths(tiny, objective, top, all_
         {"max_cost_usd": 900.0, "deadline_hours": 48.0, "max_instances": 2},
     ],
 )
-def test_constraints_filter_alike_on_both_paths(constraints):
+@pytest.mark.parametrize("wide_rows", [200_000, 0])
+def test_constraints_filter_alike_on_both_paths(constraints, wide_rows, monkeypatch):
     from recommender.catalog import load_catalog
-    from recommender.planner import Constraints, Job, Settings
+    from recommender.planner import Constraints, Job, Settings, core
+
+    monkeypatch.setattr(core, "_WIDE_ROWS", wide_rows)
 
     catalog = load_catalog()
     fast, slow = _both(
@@ -313,3 +323,35 @@ def test_a_frame_changed_in_place_is_planned_again(tiny):
     after = plan(tiny.offers, tiny.regions, tiny.gpus, Job(gpu_hours=100.0), top=1).options
     assert before["region"].iloc[0] == "clean-1"
     assert after["region"].iloc[0] != "clean-1"
+
+
+@pytest.mark.parametrize(
+    ("constraints", "job"),
+    [
+        ({"providers": ("azure",), "gpus": ("L4", "A10G")}, {}),
+        ({"gpus": ("T4",)}, {"memory_gb_required": 500.0}),
+        ({"max_kgco2e": 0.01}, {}),
+        ({"deadline_hours": 1.0, "max_instances": 2}, {}),
+    ],
+)
+def test_no_option_is_the_same_error_on_both_paths(constraints, job):
+    from recommender.catalog import load_catalog
+    from recommender.errors import NoOptionError
+    from recommender.planner import Constraints, Job, Settings
+
+    catalog = load_catalog()
+    errors = []
+    for hook in (None, _frame_path):
+        with pytest.raises(NoOptionError) as caught:
+            plan_args = (catalog.offers, catalog.regions, catalog.gpus)
+            from recommender.planner import plan
+
+            plan(
+                *plan_args,
+                Job(gpu_hours=900.0, **job),
+                Settings(),
+                Constraints(**constraints),
+                intensity_fn=hook,
+            )
+        errors.append((caught.value.message, caught.value.hint))
+    assert errors[0] == errors[1]

@@ -586,6 +586,8 @@ class CandidateTable:
         and possibly empty), as :func:`candidate_frame` would give them."""
         a = self.arrays
         assert a is not None
+        if len(a.offer) <= _WIDE_ROWS:  # the whole frame is small: keep it, take rows from it
+            return self.frame().iloc[options].reset_index(drop=True)
         spot = a.spot[options]
         offers = self.offers
         on_demand = offers.iloc[a.offer[options[~spot]]]
@@ -601,18 +603,30 @@ class CandidateTable:
         return _joined(frame.iloc[order].reset_index(drop=True), self.regions, self.gpus)
 
 
+#: Up to this many options the table also keeps them all as one wide frame (what the
+#: frame path ranks, and where the shown rows are taken from); beyond, rows are joined anew.
+_WIDE_ROWS = 200_000
 _INDEX = np.int32  # row numbers in the candidate table (2**31 options are far beyond memory)
 _TABLES: dict[tuple[int, int, int], tuple[tuple[Any, ...], CandidateTable]] = {}
 _TABLES_KEPT = 8
 
 
-def _fingerprint(frame: pd.DataFrame) -> tuple[Any, ...]:
-    """Shape and columns; for a small frame its values too (a cheap guard against a frame
-    changed in place between plans; the catalog's frames never are)."""
-    print_ = (len(frame), tuple(frame.columns))
+#: The columns the candidate table copies figures from, by frame (offers, regions, gpus).
+_COPIED = (
+    ("gpu_count", "vcpus", "memory_gib", "usd_per_hour", "spot_usd_per_hour"),
+    ("gco2_per_kwh", "pue"),
+    ("tdp_w", "memory_gb", "rel_throughput"),
+)
+
+
+def _fingerprint(frame: pd.DataFrame, copied: tuple[str, ...]) -> tuple[Any, ...]:
+    """Shape and columns; for a small frame the bytes of the figures the table copies too (a
+    cheap guard against a frame changed in place between plans: the catalog's never are)."""
+    shape = (len(frame), tuple(frame.columns))
     if len(frame) > 50_000:
-        return print_
-    return (*print_, int(pd.util.hash_pandas_object(frame, index=True).sum()))
+        return shape
+    present = [c for c in copied if c in frame.columns]
+    return (*shape, hash(frame[present].to_numpy(dtype=float).tobytes()))
 
 
 def candidate_table(
@@ -621,7 +635,10 @@ def candidate_table(
     """The candidate table of this catalog: built on the first plan and kept (for the last
     few catalogs, while their frames live)."""
     key = (id(offers), id(regions), id(gpus))
-    prints = (_fingerprint(offers), _fingerprint(regions), _fingerprint(gpus))
+    prints = tuple(
+        _fingerprint(frame, copied)
+        for frame, copied in zip((offers, regions, gpus), _COPIED, strict=True)
+    )
     kept = _TABLES.get(key)
     if kept is not None:
         seen, table = kept
@@ -768,7 +785,9 @@ def _plan_arrays(
         step = Step(name, int(kept.sum()), detail)
         steps.append(step)
         if not step.remaining:
-            before = pd.DataFrame({"gpu_memory_gb": gpu_memory[keep], "gpu_count": gpu_count[keep]})
+            before = pd.DataFrame(
+                {"gpu_memory_gb": memory[gpu_of[keep]], "gpu_count": gpu_count[keep]}
+            )
             raise _no_option_error(step, before, c)
         keep = kept
     allowed = np.flatnonzero(keep)

@@ -92,6 +92,14 @@ def validate_document(document: Any, name: str) -> dict[str, Any]:
     foreign = f"--from {name} is not a saved 'carbonplan suggest --format json' plan"
     if not isinstance(document, dict):
         raise BadInputError(f"{foreign} (it is a JSON {type(document).__name__})", _HINT_SAVE)
+    if "jobs" in document and "job" not in document:  # carbonplan suggest --jobs
+        jobs = document["jobs"]
+        count = f"{len(jobs):,} jobs" if isinstance(jobs, list) else "jobs"
+        raise BadInputError(
+            f"--from {name} is a plan of {count} (suggest --jobs); a report draws one job's plan",
+            f"each job in it is a plan: jq '.jobs[0]' {name} > job.json, then "
+            "carbonplan report --from job.json",
+        )
     missing = [k for k in ("job", "assumptions", "options") if k not in document]
     if missing:
         raise BadInputError(f"{foreign} (no {', '.join(repr(k) for k in missing)})", _HINT_SAVE)
