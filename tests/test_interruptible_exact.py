@@ -183,3 +183,55 @@ def test_the_last_period_may_be_a_block_of_its_own():
     schedule = best_interruptible(np.array([1.0, 50.0, 1.0]), 1.25, 3, 0.25)
     assert schedule.sum[0] == pytest.approx(1.5)
     assert schedule.weights[0].tolist() == [1.0, 0.0, 0.5]
+
+
+# Larger cases than the oracle can enumerate: the planner against the search as it was before
+# its speed-up (tests/interruptible_reference.py, a frozen copy: a full dynamic programme over
+# every period). The planner leaves periods out of its search by lower bounds; these cases
+# have many periods, daily cycles and flat stretches (near-ties), negative values, missing
+# data and deadlines, where a bound that is not valid would drop a period the optimum uses.
+
+
+@st.composite
+def long_cases(draw):
+    periods = draw(st.integers(min_value=48, max_value=300))
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    rng = np.random.default_rng(seed)
+    hours = np.arange(periods)
+    shape = draw(st.sampled_from(["cycle", "walk", "levels"]))
+    if shape == "cycle":
+        values = 300 + 100 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 30, periods).cumsum()
+    elif shape == "walk":
+        values = rng.normal(0, 40, periods).cumsum()  # crosses zero: negative intensities
+    else:
+        values = rng.choice([100.0, 120.0, 300.0], size=periods)  # many exact ties
+    holes = draw(st.floats(min_value=0.0, max_value=0.1))
+    values = np.where(rng.random(periods) < holes, np.nan, values)
+    length = draw(st.floats(min_value=0.5, max_value=12.0))  # the search leaves periods out
+    end = draw(st.one_of(st.just(float(periods)), st.floats(min_value=1.0, max_value=periods)))
+    overhead = draw(st.sampled_from([0.0, 5 / 60, 0.25, 7 / 60, 1.0, 1.6]))
+    return values, length, end, overhead
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(long_cases(), min_size=1, max_size=4))
+def test_schedule_equals_the_full_search_on_long_series(batch):
+    from interruptible_reference import best_interruptible as full_search
+
+    periods = max(len(values) for values, *_ in batch)
+    v = np.full((len(batch), periods), math.nan)
+    for r, (values, *_) in enumerate(batch):
+        v[r, : len(values)] = values
+    lengths, ends, overs = (np.array([case[i] for case in batch]) for i in (1, 2, 3))
+    ours = best_interruptible(v, lengths, ends, overs)
+    full = full_search(v, lengths, ends, overs)
+    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
+    # the documented tie rule: among equal costs, fewer pauses, then the earlier finish
+    np.testing.assert_array_equal(ours.pauses, full.pauses)
+    finite = np.isfinite(full.sum)
+    np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+    for r, (_values, length, end, overhead) in enumerate(batch):
+        if finite[r]:  # a schedule of the model, with the cost it claims
+            used = np.flatnonzero(ours.weights[r] > 0).tolist()
+            claimed = _cost_of(list(v[r]), used, length, end, overhead)
+            assert claimed == pytest.approx(float(ours.sum[r]), rel=1e-9, abs=1e-9)

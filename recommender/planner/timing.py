@@ -11,8 +11,8 @@ weighted by the fraction used). NaN marks a period with no data: no window may u
   ``s`` with ``s + L <= end``: cumulative sums, O(T) per row.
 - :func:`best_interruptible` - the cheapest pause/resume schedule before ``end`` that holds
   L periods of work plus a restart overhead for every pause: exact (a dynamic programme over
-  periods x blocks x whole periods, O(T x K x C) per row); never worse than the contiguous
-  window (its one-block case).
+  periods x blocks x whole periods, O(T x K x C) per row, run only on the periods that lower
+  bounds cannot rule out); never worse than the contiguous window (its one-block case).
 - :class:`TimeWindow` - when a job may run; the adapter that applies it to a live or forecast
   series (each option in its own best window) is
   :class:`recommender.intensity.shifting.ShiftedIntensity`, which hands these functions plain
@@ -41,7 +41,9 @@ CHECKPOINT_MINUTES = 5.0
 _EPS = 1e-9  # periods: lengths and ends this close to a whole period count as whole
 _REL_TIE = 1e-9  # windows within this relative difference tie; the earliest wins
 _TRACE_BYTES = 64 << 20  # best_interruptible: trace-back bits held at once (rows in chunks)
-_FIRST_BLOCKS = 6  # blocks searched first, before the bound is tightened (see best_interruptible)
+_FIRST_BLOCKS = 6  # blocks searched first, before the bound is tightened (see _solve_packed)
+_PRICE_RANKS = (1.0, 1.3, 1.8)  # _lower_bounds' prices: these multiples of the run's periods
+_SEED_PERIODS = 3  # best_interruptible searches first about this many times the run's periods
 
 
 def _rows(values: np.ndarray) -> np.ndarray:
@@ -383,6 +385,200 @@ def _exact(
     return weights, chosen
 
 
+def _last_weights(length: np.ndarray, over: np.ndarray, periods: int) -> tuple[np.ndarray, ...]:
+    """The least and the greatest weight the last period can have, over every block count."""
+    _, _, part = _partial_runs(length, over, max(1, (periods + 1) // 2))
+    return part.min(axis=1), part.max(axis=1)
+
+
+def _segments_bound(x: np.ndarray, charge: np.ndarray) -> np.ndarray:
+    """A lower bound, per row, on ``sum over blocks of (charge + sum of x over the block)`` for
+    any set of disjoint blocks (intervals; none is allowed), given ``charge >= 0``.
+
+    Only the negative runs of ``x`` can pay: a block that covers runs ``r1..r2`` pays the charge
+    once and every gap between them in full, so crediting run r with
+    ``a_r = min(charge, gap before r)`` never credits more than the block pays; each run then
+    counts ``min(0, sum_r + a_r)``. The same with the gap after r; the larger bound is kept."""
+    rows, periods = x.shape
+    neg = (x < 0).ravel()
+    change = np.empty(neg.shape, dtype=bool)
+    change[0] = True
+    np.not_equal(neg[1:], neg[:-1], out=change[1:])
+    change[::periods] = True
+    starts = np.flatnonzero(change)
+    sums = np.add.reduceat(x.ravel(), starts)
+    row = starts // periods
+    is_neg = neg[starts]
+    same_prev = np.r_[False, row[1:] == row[:-1]]
+    same_next = np.r_[row[1:] == row[:-1], False]
+    gap_before = np.where(same_prev, np.r_[np.inf, sums[:-1]], np.inf)
+    gap_after = np.where(same_next, np.r_[sums[1:], np.inf], np.inf)
+    cost = charge[row]
+    out = np.full(rows, -np.inf)
+    for gap in (gap_before, gap_after):
+        credit = np.minimum(0.0, sums + np.minimum(cost, gap))
+        total = np.bincount(row[is_neg], weights=credit[is_neg], minlength=rows)
+        out = np.maximum(out, total)
+    return out
+
+
+def _lower_bounds(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray
+) -> np.ndarray:
+    """For every period, a lower bound on the cost of any schedule that uses it (R x T; inf
+    where no schedule can use it). Used to leave periods out of :func:`_exact`'s search.
+
+    Lagrangian: for any price p, a k-block schedule costs ``p x run_k + sum(w (v - p))`` =
+    ``p L - p o + sum over its blocks of (p o + sum of w (v - p) over the block)``. The block
+    that holds period t costs at least ``p o`` plus the least sum of ``v - p`` over an interval
+    around t; the other blocks at least :func:`_segments_bound` (a bound for any set of blocks).
+    The last period's weight w is not known, so its ``w (v - p)`` is bounded by the smallest
+    value any block count gives. Several prices are tried; the largest bound holds."""
+    rows, periods = v.shape
+    index = np.arange(periods)[None, :]
+    finite = np.isfinite(v)
+    whole_ok = finite & (index + 1 <= end[:, None] + _EPS)
+    w_lo, w_hi = _last_weights(length, over, periods)
+    w_top = np.minimum(w_hi[:, None], end[:, None] - index + _EPS)
+    last_ok = finite & (w_top + _EPS >= w_lo[:, None])
+    usable = whole_ok | last_ok
+    filled = np.where(whole_ok, v, 0.0)
+    cum_v = np.zeros((rows, periods + 1))
+    np.cumsum(filled, axis=1, out=cum_v[:, 1:])
+    cum_n = np.zeros((rows, periods + 1))
+    np.cumsum(whole_ok, axis=1, out=cum_n[:, 1:])
+
+    # prices: the m-th, 1.3m-th and 1.8m-th cheapest usable period (m: the one-block run)
+    pool = np.where(usable, v, np.inf)
+    m = int(np.ceil(float(np.max(length, initial=1.0))))
+    ranks = sorted({min(periods - 1, max(0, math.ceil(f * m) - 1)) for f in _PRICE_RANKS})
+    prices = np.partition(pool, ranks, axis=1)[:, ranks]
+    top = np.max(np.where(usable, v, -np.inf), axis=1, initial=-np.inf)
+    prices = np.where(np.isfinite(prices), prices, np.where(np.isfinite(top), top, 0.0)[:, None])
+
+    best = np.full((rows, periods), -np.inf)
+    for p in prices.T:
+        charge = p * over
+        gain = np.where(finite, v - p[:, None], 0.0)
+        g = np.where(whole_ok, gain, 0.0)  # v - p of a whole period (0 where none can be)
+        w = np.where(gain < 0, w_top, w_lo[:, None])
+        h = np.where(last_ok, w * gain, 0.0)  # at most the last period's w (v - p)
+        least = np.minimum(g, h)  # at most what the period adds in any role
+        cum = cum_v - p[:, None] * cum_n  # sum of g over [0, t)
+        # the block around t: from its start a <= t (sum of g over [a, t)) ...
+        left = cum[:, :-1] - np.maximum.accumulate(cum[:, :-1], axis=1)
+        # ... and after t, up to a last period b > t: sum of g over (t, b) plus least[b]
+        tail = np.minimum.accumulate((cum[:, :-1] + least)[:, ::-1], axis=1)[:, ::-1]
+        right = np.minimum(
+            0.0, np.concatenate((tail[:, 1:], np.full((rows, 1), np.inf)), 1) - cum[:, 1:]
+        )
+        own = np.minimum(np.where(whole_ok, g + right, np.inf), np.where(last_ok, h, np.inf))
+        others = np.where(
+            charge >= 0,
+            _segments_bound(np.where(usable, least, np.inf), np.maximum(charge, 0.0)),
+            np.where(usable, np.minimum(0.0, least + charge[:, None]), 0.0).sum(axis=1),
+        )
+        np.maximum(best, (p * length + others)[:, None] + left + own, out=best)
+    return np.where(usable, best, np.inf)
+
+
+def _compress(
+    v: np.ndarray, end: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's kept periods in order, a NaN between two that were not adjacent (so that no
+    block bridges a left-out period): the values (R x W), the end in the new positions, and
+    each position's original period (-1 for a gap or padding)."""
+    rows, _periods = v.shape
+    r, t = np.nonzero(keep)
+    counts = np.bincount(r, minlength=rows)
+    first_of_row = np.r_[True, r[1:] != r[:-1]] if len(r) else np.zeros(0, dtype=bool)
+    gap = ~first_of_row & (np.diff(t, prepend=0) > 1)
+    offset = np.cumsum(1 + gap) - 1  # position if all rows were one
+    row_start = np.repeat(offset[first_of_row] if len(r) else offset[:0], counts[counts > 0])
+    pos = offset - row_start
+    width = int(pos.max(initial=-1)) + 1
+    out = np.full((rows, max(width, 1)), np.nan)
+    where = np.full((rows, max(width, 1)), -1, dtype=np.int64)
+    out[r, pos] = v[r, t]
+    where[r, pos] = t
+    new_end = np.zeros(rows)
+    if len(r):
+        last = np.r_[first_of_row[1:], True]
+        rl, tl, pl = r[last], t[last], pos[last]
+        new_end[rl] = pl + np.minimum(1.0, end[rl] - tl)
+    return out, new_end, where
+
+
+def _search(
+    v: np.ndarray,
+    length: np.ndarray,
+    end: np.ndarray,
+    over: np.ndarray,
+    keep: np.ndarray,
+    bound: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_exact` on each row's kept periods only (see :func:`_compress`): the cheapest
+    schedule among those that use no other period, with every block count that could cost
+    at most ``bound``. Weights (R x T, in the original periods) and their cost (inf: none)."""
+    rows, periods = v.shape
+    weights = np.zeros((rows, periods))
+    total = np.full(rows, np.inf)
+    filled = np.where(np.isfinite(v), v, 0.0)
+    # rows in order of how many periods they keep, in groups of similar widths
+    count = keep.sum(axis=1)
+    order = np.argsort(count, kind="stable")
+    order = order[count[order] > 0]
+    i = 0
+    while i < len(order):
+        j = i + 1
+        limit = 2 * int(count[order[i]]) + 32
+        while j < len(order) and count[order[j]] <= limit:
+            j += 1
+        group = order[i:j]
+        i = j
+        packed, new_end, where = _compress(v[group], end[group], keep[group])
+        w, cost = _solve_packed(packed, length[group], new_end, over[group], bound[group])
+        placed = np.zeros((len(group), periods))
+        rr, cc = np.nonzero(where >= 0)
+        placed[rr, where[rr, cc]] = w[rr, cc]
+        weights[group] = placed
+        total[group] = np.where(np.isfinite(cost), (placed * filled[group]).sum(axis=1), np.inf)
+    return weights, total
+
+
+def _solve_packed(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, bound: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_exact` with the fewest blocks that can matter, in chunks whose trace-back bits
+    fit the budget: weights (R x W) and their cost (inf where no schedule was found)."""
+    rows, periods = v.shape
+    filled = np.where(np.isfinite(v), v, 0.0)
+    best_w = np.zeros((rows, periods))
+    best_sum = np.full(rows, np.inf)
+
+    def solve(todo: np.ndarray, most: np.ndarray) -> None:
+        per_row = max(1, _states(length[todo], over[todo], most[todo], periods) * periods * 2)
+        step = max(1, _TRACE_BYTES // per_row)
+        for i in range(0, len(todo), step):
+            chunk = todo[i : i + step]
+            w, blocks = _exact(v[chunk], length[chunk], end[chunk], over[chunk], most[chunk])
+            best_w[chunk] = w
+            best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
+
+    # The work grows with the number of blocks searched, and the bound given is loose on it
+    # (with a long overhead, hundreds of blocks "might" pay). So search few blocks first; the
+    # cost found is a schedule's, a tighter bound: rows where more blocks could still cost as
+    # little are searched again with that many.
+    most = _most_blocks(v, length, end, over, bound)
+    first = np.minimum(most, _FIRST_BLOCKS)
+    solve(np.flatnonzero(first >= 1), first)
+    again = _most_blocks(v, length, end, over, np.minimum(bound, best_sum))
+    wider = np.flatnonzero((again > first) & (most > first))
+    if len(wider):
+        solve(wider, np.where(np.isin(np.arange(rows), wider), np.minimum(again, most), 0))
+    return best_w, best_sum
+
+
 def best_interruptible(
     values: np.ndarray, length: Any, end: Any = None, overhead: Any = 0.0
 ) -> Schedule:
@@ -402,9 +598,13 @@ def best_interruptible(
     equal costs, fewer pauses win, then the earlier finish.
 
     The search is the exact dynamic programme of :func:`_exact`, O(T x K x C) per row for T
-    periods, at most K blocks and C whole periods (C ~ L + (K - 1) x overhead); K is bounded
-    by the blocks that fit and by the least cost of the run time k blocks need (the cheapest
-    ``run_k`` of capacity) against the contiguous window's."""
+    periods, at most K blocks and C whole periods (C ~ L + (K - 1) x overhead), run only on
+    the periods some schedule as cheap as a known one could use: :func:`_lower_bounds` gives
+    every period a lower bound on the cost of any schedule through it; the search first runs
+    on the periods with the least bounds (its result is a schedule, an upper bound U), and
+    again on every period whose bound is within U where that is not already the set searched.
+    Periods left out are gaps no block bridges, so every schedule searched is one of the
+    model's, and every schedule that could tie with the best is searched."""
     v = _rows(values)
     rows, periods = v.shape
     length_r = _per_row(length, rows)
@@ -414,37 +614,38 @@ def best_interruptible(
     base_w = contiguous_weights(periods, contiguous.start, length_r)
     base_w = np.where(contiguous.feasible[:, None], base_w, 0.0)
     filled = np.where(np.isfinite(v), v, 0.0)
-
     base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
     best_w = np.zeros_like(v)
     best_sum = np.full(rows, np.inf)
 
-    def solve(todo: np.ndarray, most: np.ndarray) -> None:
-        """The exact search for rows ``todo`` with at most ``most`` blocks, in chunks whose
-        trace-back bits fit the budget."""
-        per_row = max(1, _states(length_r[todo], over[todo], most[todo], periods) * periods * 2)
-        step = max(1, _TRACE_BYTES // per_row)
-        for i in range(0, len(todo), step):
-            chunk = todo[i : i + step]
-            w, blocks = _exact(v[chunk], length_r[chunk], end_r[chunk], over[chunk], most[chunk])
-            best_w[chunk] = w
-            best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
-
-    def may_pause(most: np.ndarray) -> np.ndarray:
-        return np.flatnonzero((most >= 2) | (~np.isfinite(base_sum) & (most >= 1)))
-
-    # The work grows with the number of blocks searched, and the contiguous window is a loose
-    # bound on it (with a long overhead, hundreds of blocks "might" pay). So search few blocks
-    # first; the cost found is a schedule's, a tighter bound: rows where more blocks could
-    # still be strictly cheaper are searched again with that many. Exact, as before.
-    most = _most_blocks(v, length_r, end_r, over, base_sum)
-    first = np.minimum(most, _FIRST_BLOCKS)
-    solve(may_pause(first), first)
-    bound = np.minimum(base_sum, best_sum)
-    again = _most_blocks(v, length_r, end_r, over, bound)
-    wider = np.flatnonzero((again > first) & (most > first))
-    if len(wider):
-        solve(wider, np.where(np.isin(np.arange(rows), wider), np.minimum(again, most), 0))
+    todo = np.flatnonzero(length_r > 0)
+    if len(todo) and periods:
+        # only the periods up to the latest end matter
+        span = min(periods, math.ceil(float(end_r[todo].max()) - _EPS))
+        sub = v[todo, :span]
+        lower = _lower_bounds(sub, length_r[todo], end_r[todo], over[todo])
+        # first search: the periods with the least bounds
+        seed_n = min(span, _SEED_PERIODS * math.ceil(float(length_r[todo].max())) + 8)
+        cut = np.partition(lower, seed_n - 1, axis=1)[:, seed_n - 1] if span else np.zeros(0)
+        seed = np.isfinite(lower) & (lower <= cut[:, None])
+        w, total = _search(sub, length_r[todo], end_r[todo], over[todo], seed, base_sum[todo])
+        upper = np.minimum(base_sum[todo], total)
+        scale = np.abs(np.where(np.isfinite(sub), sub, 0.0)).sum(axis=1)
+        margin = 1e-7 * (np.abs(np.where(np.isfinite(upper), upper, 0.0)) + 1.0) + 1e-9 * scale
+        keep = lower <= (upper + margin)[:, None]
+        again = np.flatnonzero((keep & ~seed).any(axis=1))
+        if len(again):
+            w2, total2 = _search(
+                sub[again],
+                length_r[todo][again],
+                end_r[todo][again],
+                over[todo][again],
+                keep[again],
+                (upper + margin)[again],
+            )
+            w[again], total[again] = w2, total2
+        best_w[todo, :span] = w
+        best_sum[todo] = np.where(np.isfinite(total), (w * filled[todo, :span]).sum(axis=1), np.inf)
 
     tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
     use_split = np.isfinite(best_sum) & (best_sum < base_sum - tolerance)

@@ -1,0 +1,432 @@
+"""The exact pause/resume search as it was before its speed-up (commit 608c14c), frozen here
+as a slow reference: tests/test_interruptible_exact.py compares the planner's
+best_interruptible with it on random cases too large for the exhaustive oracle. A copy, not an
+import, so that a change to the planner cannot change the reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_EPS = 1e-9  # periods: lengths and ends this close to a whole period count as whole
+_REL_TIE = 1e-9  # windows within this relative difference tie; the earliest wins
+_TRACE_BYTES = 64 << 20  # best_interruptible: trace-back bits held at once (rows in chunks)
+_FIRST_BLOCKS = 6  # blocks searched first, before the bound is tightened (see best_interruptible)
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 1:
+        return array[None, :]
+    if array.ndim != 2:
+        raise ValueError("values must be 1-D (one series) or 2-D (rows x periods)")
+    return array
+
+
+def _per_row(value: Any, rows: int, default: float | None = None) -> np.ndarray:
+    if value is None:
+        if default is None:
+            raise ValueError("missing per-row value")
+        value = default
+    out = np.broadcast_to(np.asarray(value, dtype=float), (rows,)).astype(float)
+    return out
+
+
+def _split(length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole periods and the fraction of the last one, with float noise snapped away."""
+    whole = np.floor(length + _EPS)
+    frac = length - whole
+    frac = np.where(np.abs(frac) < _EPS, 0.0, frac)
+    return whole.astype(np.int64), np.clip(frac, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The best contiguous window of each row."""
+
+    start: np.ndarray  # (R,) int: first period of the window (0 where infeasible)
+    sum: np.ndarray  # (R,) intensity x periods over the window (NaN where infeasible)
+    now_sum: np.ndarray  # (R,) the same for the window that starts at period 0
+    length: np.ndarray  # (R,) periods
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return np.isfinite(self.sum)
+
+    @property
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.length
+
+    @property
+    def now_mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.now_sum / self.length
+
+
+def window_costs(values: np.ndarray, length: Any, end: Any = None) -> np.ndarray:
+    """Intensity x periods of the window starting at every period (R x T); ``inf`` where the
+    window would pass ``end`` (default: the series' end) or touch a period with no data."""
+    v = _rows(values)
+    rows, periods = v.shape
+    length_r = _per_row(length, rows)
+    end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
+    whole, frac = _split(length_r)
+    missing = ~np.isfinite(v)
+    filled = np.where(missing, 0.0, v)
+    cum = np.zeros((rows, periods + 1))
+    np.cumsum(filled, axis=1, out=cum[:, 1:])
+    holes = np.zeros((rows, periods + 1), dtype=np.int64)
+    np.cumsum(missing, axis=1, out=holes[:, 1:])
+    starts = np.arange(periods)[None, :]
+    stop = starts + whole[:, None]  # first period after the whole ones
+    touched = stop + (frac[:, None] > 0)  # first period not touched at all
+    inside = (touched <= periods) & (starts + length_r[:, None] <= end_r[:, None] + _EPS)
+    stop_c = np.minimum(stop, periods)
+    touched_c = np.minimum(touched, periods)
+    cost = np.take_along_axis(cum, stop_c, axis=1) - cum[:, :periods]
+    tail = np.take_along_axis(filled, np.minimum(stop_c, periods - 1), axis=1)
+    cost = cost + np.where(frac[:, None] > 0, frac[:, None] * tail, 0.0)
+    gaps = np.take_along_axis(holes, touched_c, axis=1) - holes[:, :periods]
+    ok = inside & (gaps == 0) & (length_r[:, None] > 0)
+    return np.where(ok, cost, np.inf)
+
+
+def window_sums(values: np.ndarray, length: Any, start: Any) -> np.ndarray:
+    """Intensity x periods of each row's window of ``length`` from ``start`` (NaN if it does
+    not fit or touches missing data)."""
+    v = _rows(values)
+    rows = v.shape[0]
+    start_r = _per_row(start, rows).astype(np.int64)
+    costs = window_costs(v, length)
+    picked = np.take_along_axis(costs, np.clip(start_r, 0, v.shape[1] - 1)[:, None], axis=1)[:, 0]
+    return np.where(np.isfinite(picked) & (start_r >= 0), picked, np.nan)
+
+
+def best_contiguous(values: np.ndarray, length: Any, end: Any = None) -> Windows:
+    """Each row's least-emitting window of ``length`` periods that ends by ``end`` (the
+    earliest one among ties). Rows where no window fits get NaN sums and start 0."""
+    v = _rows(values)
+    rows = v.shape[0]
+    length_r = _per_row(length, rows)
+    costs = window_costs(v, length_r, end)
+    best = costs.min(axis=1) if costs.shape[1] else np.full(rows, np.inf)
+    finite = np.isfinite(best)
+    tolerance = _REL_TIE * (np.abs(np.where(finite, best, 0.0)) + 1.0)
+    start = np.argmax(costs <= (best + tolerance)[:, None], axis=1)
+    now = costs[:, 0] if costs.shape[1] else np.full(rows, np.inf)
+    return Windows(
+        start=np.where(finite, start, 0).astype(np.int64),
+        sum=np.where(finite, best, np.nan),
+        now_sum=np.where(np.isfinite(now), now, np.nan),
+        length=length_r,
+    )
+
+
+def contiguous_weights(periods: int, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The fraction of each period a contiguous window uses (R x T)."""
+    index = np.arange(periods)[None, :]
+    offset = index - np.asarray(start)[:, None]
+    used = np.clip(np.asarray(length, dtype=float)[:, None] - offset, 0.0, 1.0)
+    return np.where(offset >= 0, used, 0.0)
+
+
+def _blocks(weights: np.ndarray) -> np.ndarray:
+    """How many separate runs of used periods each row has."""
+    on = weights > _EPS
+    rising = on.copy()
+    rising[:, 1:] &= ~on[:, :-1]
+    return rising.sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which fraction of each period a job runs in, per row."""
+
+    weights: np.ndarray  # (R, T) in [0, 1]
+    sum: np.ndarray  # (R,) intensity x periods run (restart overheads included)
+    length: np.ndarray  # (R,) periods of work
+    pauses: np.ndarray  # (R,) int
+    interrupted: np.ndarray  # (R,) bool: False where the contiguous window was kept
+
+    @property
+    def run(self) -> np.ndarray:
+        """Periods the machines run: the work plus a restart overhead per pause."""
+        return self.weights.sum(axis=1)
+
+    @property
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.run
+
+    @property
+    def first(self) -> np.ndarray:
+        on = self.weights > _EPS
+        return np.where(on.any(axis=1), np.argmax(on, axis=1), 0)
+
+    @property
+    def finish(self) -> np.ndarray:
+        """End of the last period used, in periods (a partly used one ends early)."""
+        on = self.weights > _EPS
+        periods = self.weights.shape[1]
+        last = periods - 1 - np.argmax(on[:, ::-1], axis=1)
+        part = np.take_along_axis(self.weights, last[:, None], axis=1)[:, 0]
+        return np.where(on.any(axis=1), last + part, 0.0)
+
+
+def _partial_runs(length: np.ndarray, over: np.ndarray, blocks: int) -> tuple[np.ndarray, ...]:
+    """For 1..``blocks`` blocks (R x K): the run time ``L + (k - 1) x overhead``, the whole
+    periods before the last one used (``ceil(run) - 1``) and that last period's weight (0, 1]."""
+    k = np.arange(1, blocks + 1)[None, :]
+    run = length[:, None] + (k - 1) * over[:, None]
+    whole = np.maximum(np.ceil(run - _EPS) - 1, 0).astype(np.int64)
+    return run, whole, np.minimum(run - whole, 1.0)
+
+
+def _layers(
+    length: np.ndarray, over: np.ndarray, most: np.ndarray, periods: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For :func:`_exact`: the whole periods and last weight per row and block count (R x K+1),
+    and per j the largest whole-period count c worth computing for j blocks (index j)."""
+    kmax = int(most.max(initial=0))
+    _, whole, part = _partial_runs(length, over, kmax + 1)
+    live = np.arange(1, kmax + 2)[None, :] <= most[:, None]
+    top = np.where(live, whole, -1).max(axis=0, initial=-1)  # per k: the most any row needs
+    need = np.zeros(kmax + 2, dtype=np.int64)
+    for j in range(kmax, 0, -1):
+        # layer j ends k = j blocks (the last period extends block j) and, through P, feeds
+        # k = j + 1 (the last period alone) and layer j + 1
+        later = max(int(top[j]), int(need[j + 1]) - 1) if j < kmax else -1
+        need[j] = max(int(top[j - 1]), later)
+    return whole, part, np.minimum(need, periods)
+
+
+def _states(length: np.ndarray, over: np.ndarray, most: np.ndarray, periods: int) -> int:
+    """How many (j, c) pairs :func:`_exact` computes for these rows."""
+    need = _layers(length, over, most, periods)[2]
+    return int(sum(max(0, int(need[j]) - j + 1) for j in range(1, len(need))))
+
+
+def _most_blocks(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, bound: np.ndarray
+) -> np.ndarray:
+    """The most blocks an optimal schedule of each row can have (0: none fits).
+
+    k blocks need ``ceil(run_k) - 1 >= k - 1`` whole periods and ``2k - 1`` periods in all;
+    and a k-block schedule runs ``run_k`` periods, so it costs at least the cheapest
+    ``run_k`` of capacity (fractional knapsack, valid for any sign): where that is not below
+    ``bound`` (a cost some schedule reaches) more blocks cannot be strictly cheaper."""
+    rows, periods = v.shape
+    cap = np.clip(end[:, None] - np.arange(periods)[None, :], 0.0, 1.0)
+    cap = np.where(np.isfinite(v), cap, 0.0)
+    limit = max(1, (periods + 1) // 2)
+    run, whole, _ = _partial_runs(length, over, limit)
+    k = np.arange(1, limit + 1)[None, :]
+    possible = (whole >= k - 1) & (run <= cap.sum(axis=1)[:, None] + _EPS)
+    order = np.argsort(np.where(cap > 0, v, np.inf), axis=1, kind="stable")
+    c = np.take_along_axis(cap, order, axis=1)
+    spent = np.where(c > 0, c * np.take_along_axis(v, order, axis=1), 0.0)
+    cost = np.concatenate((np.zeros((rows, 1)), np.cumsum(spent, axis=1)), axis=1)
+    size = np.concatenate((np.zeros((rows, 1)), np.cumsum(c, axis=1)), axis=1)
+    out = np.zeros(rows, dtype=np.int64)
+    for r in range(rows):
+        if not length[r] > 0:
+            continue
+        lower = np.interp(run[r], size[r], cost[r])
+        tol = _REL_TIE * (abs(bound[r]) + 1.0) if np.isfinite(bound[r]) else 0.0
+        ok = possible[r] & (lower < bound[r] - tol)
+        if ok.any():
+            out[r] = int(np.flatnonzero(ok)[-1]) + 1
+    return out
+
+
+def _exact(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, most: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest schedule of each row with at most ``most`` blocks (see
+    :func:`best_interruptible` for the model): weights (R x T) and blocks (0: none fits).
+
+    Dynamic programme over periods x (blocks so far j, whole periods so far c), vectorised over
+    rows and periods, one (j, c) pair at a time. ``A[j, c][u]``: least cost of j blocks of c
+    whole periods whose last block ends with period u; ``P`` its running minimum over u.
+    ``A[j, c][u] = v[u] + min(A[j, c - 1][u - 1], P[j - 1, c - 1][u - 2])`` (extend the block,
+    or start block j after a gap of at least one period). The job's last period, of weight
+    w_k, then either extends block k (``A[k, m_k][p - 1] + w_k v[p]``) or is block k on its
+    own (``P[k - 1, m_k][p - 2] + w_k v[p]``). Two bits per state (started here; running
+    minimum improved here) let each row's schedule be traced back."""
+    rows, periods = v.shape
+    weights = np.zeros((rows, periods))
+    chosen = np.zeros(rows, dtype=np.int64)
+    kmax = int(most.max(initial=0))
+    if kmax == 0 or periods == 0:
+        return weights, chosen
+    index = np.arange(periods)
+    whole_v = np.where(np.isfinite(v) & (index[None, :] + 1 <= end[:, None] + _EPS), v, np.inf)
+    last_v = np.where(np.isfinite(v), v, np.inf)
+    whole, part, need = _layers(length, over, most, periods)
+    live = np.arange(1, kmax + 2)[None, :] <= most[:, None]
+
+    best = np.full(rows, np.inf)
+    final: list[tuple[int, int, int]] = [(0, 0, -1)] * rows  # (k, kind 0 adjacent 1 alone, u)
+    started: dict[tuple[int, int], np.ndarray] = {}
+    improved: dict[tuple[int, int], np.ndarray] = {}
+
+    def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray) -> None:
+        # cost: (R, T) by the last period p; the earliest p wins within a row, fewer blocks
+        # win across (k grows), within the tie tolerance
+        if not rows_k.any():
+            return
+        w = part[:, k - 1]
+        fits = (index[None, :] + w[:, None] <= end[:, None] + _EPS) & rows_k[:, None]
+        total = np.where(fits, cost + w[:, None] * last_v, np.inf)
+        total = np.where(np.isnan(total), np.inf, total)
+        p = np.argmin(total, axis=1)
+        value = total[np.arange(rows), p]
+        tol = _REL_TIE * (np.abs(np.where(np.isfinite(best), best, 0.0)) + 1.0)
+        for r in np.flatnonzero(np.isfinite(value) & (value < best - tol)):
+            best[r] = value[r]
+            final[r] = (k, kind, int(p[r]))
+
+    # arrays by period u carry two leading columns of inf: column u + 2 is period u, so the
+    # period before (extend) and the one two before (after a gap) are views, not copies
+    pad = np.full((rows, 2), np.inf)
+    # a job that fits in its last period alone: no whole periods, one block
+    finish(np.zeros((rows, periods)), 1, 1, live[:, 0] & (whole[:, 0] == 0))
+    previous: dict[int, np.ndarray] = {}  # P[j - 1, c] by c, padded
+    for j in range(1, kmax + 1):
+        current: dict[int, np.ndarray] = {}
+        a = np.empty(0)
+        for c in range(j, int(need[j]) + 1):
+            after_gap: np.ndarray | None
+            if j == 1:
+                after_gap = np.zeros((rows, periods)) if c == 1 else None
+            else:
+                low = previous.get(c - 1)
+                after_gap = None if low is None else low[:, :-2]
+            nxt = np.empty((rows, periods + 2))
+            nxt[:, :2] = pad
+            body = nxt[:, 2:]
+            if c == j:  # every block so far one period long: block j starts here
+                new = np.ones((rows, periods), dtype=bool)
+                if after_gap is None:
+                    body[:] = np.inf
+                else:
+                    np.add(whole_v, after_gap, out=body)
+            else:
+                extend = a[:, 1:-1]
+                if after_gap is None:
+                    new = np.zeros((rows, periods), dtype=bool)
+                    np.add(whole_v, extend, out=body)
+                else:
+                    new = after_gap < extend
+                    np.minimum(after_gap, extend, out=body)
+                    body += whole_v
+            a = nxt
+            run_min = np.minimum.accumulate(a, axis=1)
+            started[(j, c)] = new
+            improved[(j, c)] = body < run_min[:, 1:-1]
+            current[c] = run_min
+            # the last period extends block j
+            finish(a[:, 1:-1], j, 0, live[:, j - 1] & (whole[:, j - 1] == c))
+            # the last period is block j + 1 on its own
+            if j < kmax:
+                finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c))
+        previous = current
+
+    for r in np.flatnonzero(np.isfinite(best)):
+        k, kind, p = final[r]
+        weights[r, p] = part[r, k - 1]
+        chosen[r] = k
+        c = int(whole[r, k - 1])
+        j = k if kind == 0 else k - 1
+        u = p - 1 if kind == 0 else -1
+        if kind == 1 and j > 0:  # the best earlier end of j blocks, at most p - 2
+            u = int(np.flatnonzero(improved[(j, c)][r, : p - 1])[-1])
+        while j > 0:
+            weights[r, u] = 1.0
+            if started[(j, c)][r, u]:
+                j, c = j - 1, c - 1
+                if j > 0:
+                    u = int(np.flatnonzero(improved[(j, c)][r, : u - 1])[-1])
+            else:
+                c, u = c - 1, u - 1
+    return weights, chosen
+
+
+def best_interruptible(
+    values: np.ndarray, length: Any, end: Any = None, overhead: Any = 0.0
+) -> Schedule:
+    """Each row's cheapest schedule before ``end`` holding ``length`` periods of work plus
+    ``overhead`` periods of run time for every pause (restart after a checkpoint): exact.
+
+    The model. The job runs in blocks (maximal runs of time it runs), each a contiguous
+    interval of time: every block starts on a period boundary and every block but the last
+    ends on one (the job is paused or resumed at a period's start: the data's resolution);
+    the last block ends when the work is done, inside a period if need be. With k blocks the
+    machines run ``L + (k - 1) x overhead`` periods, so the last period used has weight
+    ``w_k = run - (ceil(run) - 1)`` in (0, 1] and every other one weight 1. Nothing runs
+    after ``end`` or in a period without data. The cost is the integral of the step function,
+    ``sum(intensity x weight)``. One block is :func:`best_contiguous`'s window (whose windows
+    also start on a boundary and end inside the last period), so the result is never worse;
+    rows whose best is one block keep exactly that window (``interrupted`` False). Among
+    equal costs, fewer pauses win, then the earlier finish.
+
+    The search is the exact dynamic programme of :func:`_exact`, O(T x K x C) per row for T
+    periods, at most K blocks and C whole periods (C ~ L + (K - 1) x overhead); K is bounded
+    by the blocks that fit and by the least cost of the run time k blocks need (the cheapest
+    ``run_k`` of capacity) against the contiguous window's."""
+    v = _rows(values)
+    rows, periods = v.shape
+    length_r = _per_row(length, rows)
+    end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
+    over = np.maximum(_per_row(overhead, rows), 0.0)
+    contiguous = best_contiguous(v, length_r, end_r)
+    base_w = contiguous_weights(periods, contiguous.start, length_r)
+    base_w = np.where(contiguous.feasible[:, None], base_w, 0.0)
+    filled = np.where(np.isfinite(v), v, 0.0)
+
+    base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
+    best_w = np.zeros_like(v)
+    best_sum = np.full(rows, np.inf)
+
+    def solve(todo: np.ndarray, most: np.ndarray) -> None:
+        """The exact search for rows ``todo`` with at most ``most`` blocks, in chunks whose
+        trace-back bits fit the budget."""
+        per_row = max(1, _states(length_r[todo], over[todo], most[todo], periods) * periods * 2)
+        step = max(1, _TRACE_BYTES // per_row)
+        for i in range(0, len(todo), step):
+            chunk = todo[i : i + step]
+            w, blocks = _exact(v[chunk], length_r[chunk], end_r[chunk], over[chunk], most[chunk])
+            best_w[chunk] = w
+            best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
+
+    def may_pause(most: np.ndarray) -> np.ndarray:
+        return np.flatnonzero((most >= 2) | (~np.isfinite(base_sum) & (most >= 1)))
+
+    # The work grows with the number of blocks searched, and the contiguous window is a loose
+    # bound on it (with a long overhead, hundreds of blocks "might" pay). So search few blocks
+    # first; the cost found is a schedule's, a tighter bound: rows where more blocks could
+    # still be strictly cheaper are searched again with that many. Exact, as before.
+    most = _most_blocks(v, length_r, end_r, over, base_sum)
+    first = np.minimum(most, _FIRST_BLOCKS)
+    solve(may_pause(first), first)
+    bound = np.minimum(base_sum, best_sum)
+    again = _most_blocks(v, length_r, end_r, over, bound)
+    wider = np.flatnonzero((again > first) & (most > first))
+    if len(wider):
+        solve(wider, np.where(np.isin(np.arange(rows), wider), np.minimum(again, most), 0))
+
+    tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
+    use_split = np.isfinite(best_sum) & (best_sum < base_sum - tolerance)
+    weights = np.where(use_split[:, None], best_w, base_w)
+    total = np.where(use_split, best_sum, contiguous.sum)
+    pauses = np.maximum(_blocks(weights) - 1, 0)
+    return Schedule(
+        weights=weights,
+        sum=total,
+        length=length_r,
+        pauses=np.where(np.isfinite(total), pauses, 0),
+        interrupted=use_split & (pauses > 0),
+    )
