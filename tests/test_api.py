@@ -108,6 +108,15 @@ def test_suggest_gives_the_clis_json_document(cli):
     assert _plain(plan.to_dict()) == expected
     assert [o["rank"] for o in expected["options"]] == list(range(1, 11))
 
+    def kinds(value):  # the containers of the document, as JSON has them (lists, not tuples)
+        if isinstance(value, dict):
+            return {k: kinds(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [type(value).__name__, *(kinds(v) for v in value)]
+        return None
+
+    assert kinds(plan.to_dict()) == kinds(expected)
+
 
 def test_options_is_a_frame_of_the_contracts_fields(cli):
     plan = recommender.suggest(gpu_hours=400, top=10)

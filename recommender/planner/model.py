@@ -93,6 +93,10 @@ class Constraints:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("extra")
+        # plain JSON values: the Python API's Plan.to_dict() equals the CLI's parsed JSON
+        for name in ("providers", "gpus", "markets"):
+            if out[name] is not None:
+                out[name] = list(out[name])
         out["regions"] = [f"{p}:{r}" for p, r in self.regions] if self.regions else None
         out["exclude_regions"] = [f"{p}:{r}" for p, r in self.exclude_regions]
         return out
