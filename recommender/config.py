@@ -157,9 +157,11 @@ INTENSITY_KEYS = (
     "stale_max_s",
     "workers",
     "timeout_s",
+    "deadline_s",
     "retries",
     "backoff_s",
     "retry_after_max_s",
+    "max_body_bytes",
 )
 TABLES = ("plan", "intensity")
 

@@ -179,7 +179,7 @@ def test_em_timeout_and_connection_refused(local_server):
 
     local_server.expect_request("/em/carbon-intensity/forecast").respond_with_handler(slow)
     source = ElectricityMaps(settings_for(base_of(local_server), timeout_s=0.3, retries=0))
-    with pytest.raises(SourceFault, match=r"^timeout$"):
+    with pytest.raises(SourceFault, match=r"^timeout: 127\.0\.0\.1:\d+/em/carbon-intensity/fore"):
         source.fetch("DE", ctx_for(source.settings))
     refused = ElectricityMaps(settings_for(dead_base()))
     with pytest.raises(SourceFault, match=r"^connection refused$"):

@@ -78,6 +78,7 @@ def test_suggest_waiting_on_a_slow_grid_api_exits_promptly(
         ELECTRICITYMAPS_API_KEY="test-key",
         CARBONPLAN_CACHE_DIR=str(tmp_path / "cache"),
         CARBONPLAN_HTTP_TIMEOUT="60",
+        CARBONPLAN_HTTP_DEADLINE="120",  # only the signal can end it within the 15 s below
     )
     child = carbonplan(*COMMANDS[command], env=env)
     assert asked.wait(30), "the child never asked the grid API"

@@ -1,21 +1,33 @@
 """HTTP for the grid APIs: one pooled ``requests`` session with urllib3's ``Retry`` (429 with
-``Retry-After``, 5xx, connection errors; bounded, with backoff), and one function that turns
-every way a request can fail into a :class:`SourceFault` whose reason is safe to print.
+``Retry-After``, 5xx, connection errors; bounded, with backoff), an overall deadline per
+request, bodies read in chunks under a cap, and one function that turns every way a request
+can fail into a :class:`SourceFault` whose reason is safe to print.
 
-Reasons never carry URLs, headers or exception text: a URL could hold a key, and requests'
-messages repeat the URL.
+Reasons never carry query strings, headers or exception text: a URL's query could hold a key,
+and requests' messages repeat the whole URL. A timeout names the endpoint (host and path).
+
+The deadline (``deadline_s``, ``CARBONPLAN_HTTP_DEADLINE``) bounds everything a request does:
+DNS, connect, TLS, retries and their waits, and the whole body. urllib3's timeouts cannot:
+they bound each socket operation, so a server that sends one byte a second holds a request
+forever (``Timeout(total=...)`` too: it is spent before the body is read). So each request
+runs in a helper thread that the caller waits for until the deadline; at the deadline the
+caller gives up and shuts the request's socket down, which ends the helper's read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
+import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from recommender.intensity.model import SourceFault
@@ -27,23 +39,12 @@ logging.getLogger("urllib3").setLevel(logging.ERROR)
 USER_AGENT = "carbonplan (grid intensity; +https://github.com/carbonplan)"
 # Headers that carry a credential: never sent on to another host after a redirect.
 CREDENTIAL_HEADERS = ("authorization", "auth-token", "x-api-key", "proxy-authorization")
-# A grid API answer is a few kB to a few hundred kB; past this cap the answer is refused (read
-# in chunks, so a huge or endless body never sits in memory). CARBONPLAN_HTTP_MAX_BYTES
-# overrides it.
-MAX_BODY_BYTES = 8 * 1024 * 1024
-# All answers being read at once (one per zone, up to `workers` in parallel) share this budget,
-# so many large answers together cannot add up to gigabytes either.
-MAX_INFLIGHT_BYTES = 48 * 1024 * 1024
+# All answers being read at once (one per zone, up to `workers` in parallel) share a budget of
+# this many times the per-answer cap (max_body_bytes, 8 MB by default: 48 MB), and at least
+# MIN_INFLIGHT_BYTES, so many large answers together cannot add up to gigabytes either.
+INFLIGHT_ANSWERS = 6
+MIN_INFLIGHT_BYTES = 48 * 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-def max_body_bytes() -> int:
-    raw = os.environ.get("CARBONPLAN_HTTP_MAX_BYTES", "")
-    try:
-        value = int(raw) if raw.strip() else MAX_BODY_BYTES
-    except ValueError:
-        return MAX_BODY_BYTES
-    return value if value > 0 else MAX_BODY_BYTES
 
 
 class _Session(requests.Session):
@@ -69,6 +70,112 @@ class _BoundedRetry(Retry):
         return min(super().parse_retry_after(retry_after), self.retry_after_cap)
 
 
+# -- the deadline: which connections a request uses, so they can be shut at its deadline ------
+
+_current = threading.local()  # .call: the _Call the helper thread running it works for
+_owners = threading.Lock()  # guards _Call.cancelled, _Call.socks and each connection's owner
+
+
+class _Cancelled(Exception):
+    """Raised in a helper thread whose request is past its deadline, when it would connect or
+    send again (a retry): not an ``OSError``, so urllib3 does not retry it."""
+
+
+class _Call:
+    """One request: its outcome, and the sockets it has used (to shut at the deadline), each
+    with its connection. The socket itself is kept: once an answer that closes the connection
+    (HTTP/1.0, ``Connection: close``) has its headers, the connection lets go of the socket and
+    only the answer being read holds it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.response: requests.Response | None = None
+        self.fault: SourceFault | None = None
+        self.cancelled = False
+        self.socks: list[tuple[Any, socket.socket]] = []
+
+    def attach(self, conn: Any, sock: socket.socket | None) -> None:
+        with _owners:
+            if self.cancelled:
+                raise _Cancelled
+            conn.carbonplan_call = self
+            if sock is not None and all(sock is not known for _, known in self.socks):
+                self.socks.append((conn, sock))
+
+    def detach(self) -> None:
+        """The answer is read: its connection may go back to the pool, to serve others."""
+        with _owners:
+            for conn, _sock in self.socks:
+                if getattr(conn, "carbonplan_call", None) is self:
+                    conn.carbonplan_call = None
+            self.socks.clear()
+
+    def cancel(self) -> None:
+        """Past the deadline: no more connecting or sending, and the sockets the request uses
+        are shut down (a read from them ends at once; the helper thread then exits). A
+        connection that has gone on to serve another request is left alone."""
+        with _owners:
+            self.cancelled = True
+            for conn, sock in self.socks:
+                if getattr(conn, "carbonplan_call", None) is self:
+                    with contextlib.suppress(OSError):  # already closed
+                        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _attach(conn: Any) -> None:
+    call = getattr(_current, "call", None)
+    if call is not None:
+        call.attach(conn, conn.sock)
+
+
+class _Connection(HTTPConnection):
+    def connect(self) -> None:
+        _attach(self)  # refused once past the deadline
+        super().connect()
+        _attach(self)  # the new socket
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)  # every request, also on a kept-alive connection from the pool
+        super().request(*args, **kwargs)
+
+
+class _TlsConnection(HTTPSConnection):
+    def connect(self) -> None:
+        _attach(self)
+        super().connect()
+        _attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TlsPool(HTTPSConnectionPool):
+    ConnectionCls = _TlsConnection
+
+
+_POOLS = {"http": _Pool, "https": _TlsPool}
+
+
+class _Adapter(HTTPAdapter):
+    """``HTTPAdapter`` whose connections (direct or through an HTTP proxy) can be found by
+    the request using them."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+
+
 def make_session(settings: IntensitySettings) -> requests.Session:
     retry_cls = type("Retry", (_BoundedRetry,), {"retry_after_cap": settings.retry_after_max_s})
     retry = retry_cls(
@@ -83,7 +190,7 @@ def make_session(settings: IntensitySettings) -> requests.Session:
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    adapter = HTTPAdapter(
+    adapter = _Adapter(
         max_retries=retry,
         pool_connections=8,
         pool_maxsize=max(settings.workers, 1),
@@ -96,6 +203,20 @@ def make_session(settings: IntensitySettings) -> requests.Session:
     return session
 
 
+def endpoint(url: str) -> str:
+    """``host[:port]/path`` of ``url``: what a message may name (never the query string, a
+    fragment or user:password@)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{host}{port}{parts.path or '/'}"
+
+
 class Http:
     """The session shared by every fetch of one run (thread-safe for GETs)."""
 
@@ -104,7 +225,8 @@ class Http:
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
         self.requests = 0  # how many requests this run made (for tests and the benchmark)
-        self._budget = _Budget(MAX_INFLIGHT_BYTES)
+        limit = settings.max_body_bytes
+        self._budget = _Budget(max(MIN_INFLIGHT_BYTES, INFLIGHT_ANSWERS * limit))
 
     @property
     def session(self) -> requests.Session:
@@ -121,18 +243,78 @@ class Http:
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> requests.Response:
+        """GET ``url`` and read its whole body (at most ``max_body_bytes``), all within
+        ``deadline_s``; every failure is a :class:`SourceFault`."""
         with self._lock:
             self.requests += 1
+        session = self.session
+        call = _Call()
+        helper = threading.Thread(
+            target=self._run,
+            args=(call, session, url, params, dict(headers or {}), auth),
+            name="carbonplan-http",
+            daemon=True,  # one stuck past its deadline (say, in DNS) never holds up exit
+        )
+        helper.start()
+        deadline = self.settings.deadline_s
+        if not call.done.wait(deadline):
+            call.cancel()
+            raise SourceFault(
+                f"timeout: {endpoint(url)} did not answer in full within the {deadline:g} s "
+                "deadline"
+            )
+        if call.fault is not None:
+            raise call.fault
+        assert call.response is not None
+        return call.response
+
+    def _run(
+        self,
+        call: _Call,
+        session: requests.Session,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+        auth: tuple[str, str] | None,
+    ) -> None:
+        """The request, in the helper thread: its answer or its fault goes into ``call``."""
+        _current.call = call
         try:
-            response = self.session.get(
+            call.response = self._request(call, session, url, params, headers, auth)
+        except SourceFault as fault:
+            call.fault = fault
+        except _Cancelled:
+            pass  # the caller has given up already
+        except Exception as exc:  # a helper thread must not die with a traceback on stderr
+            call.fault = SourceFault(f"request failed ({type(exc).__name__})")
+        finally:
+            call.detach()
+            _current.call = None
+            call.done.set()
+
+    def _request(
+        self,
+        call: _Call,
+        session: requests.Session,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+        auth: tuple[str, str] | None,
+    ) -> requests.Response:
+        s = self.settings
+        connect_s = min(s.timeout_s, 5.0)
+        where = endpoint(url)
+        host = where.split("/", 1)[0]
+        try:
+            response = session.get(
                 url,
                 params=params,
-                headers=dict(headers or {}),
+                headers=headers,
                 auth=auth,
-                timeout=(min(self.settings.timeout_s, 5.0), self.settings.timeout_s),
+                timeout=(connect_s, s.timeout_s),  # per socket operation; see deadline_s
                 stream=True,
             )
-            return _read_bounded(response, max_body_bytes(), self._budget)
+            return _read_bounded(response, s.max_body_bytes, self._budget, call)
         except UnicodeError:
             # A key or name with characters an HTTP header cannot carry (non-Latin-1): a bad
             # credential, not a crash. Which setting it is, the caller's warning says.
@@ -146,12 +328,18 @@ class Http:
             ) from None
         except requests.exceptions.RetryError:
             raise SourceFault("too many retries") from None
+        except requests.exceptions.ConnectTimeout:
+            raise SourceFault(f"timeout: no connection to {host} within {connect_s:g} s") from None
         except requests.exceptions.Timeout:
-            raise SourceFault("timeout") from None
+            raise SourceFault(f"timeout: {where} sent nothing for {s.timeout_s:g} s") from None
         except requests.exceptions.ConnectionError as exc:
             text = str(exc).lower()
+            if "read timed out" in text:
+                raise SourceFault(f"timeout: {where} sent nothing for {s.timeout_s:g} s") from None
             if "timed out" in text:
-                raise SourceFault("timeout") from None
+                raise SourceFault(
+                    f"timeout: no connection to {host} within {connect_s:g} s"
+                ) from None
             reason = "connection refused" if "refused" in text else "unreachable"
             raise SourceFault(reason) from None
         except requests.exceptions.RequestException as exc:
@@ -182,23 +370,23 @@ class _Budget:
             self.used -= n
 
 
-def _read_bounded(response: requests.Response, limit: int, budget: _Budget) -> requests.Response:
+def _read_bounded(
+    response: requests.Response, limit: int, budget: _Budget, call: _Call | None = None
+) -> requests.Response:
     """Read the body in chunks, refusing it past ``limit`` bytes, or when the answers being
     read at the same time would together pass the run's budget (the connection is closed and
     nothing more is read); then hand the response back with its content in place."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
-        raise SourceFault(
-            f"answer too large ({int(declared) / 1e6:.0f} MB; limit {limit / 1e6:.0f} MB)"
-        )
+        raise SourceFault(f"answer too large ({_mb(int(declared))}; limit {_mb(limit)})")
     chunks: list[bytes] = []
     size = 0
     try:
         for chunk in response.iter_content(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise SourceFault(f"answer too large (over {limit / 1e6:.0f} MB)")
+                raise SourceFault(f"answer too large (over {_mb(limit)})")
             if not budget.take(len(chunk)):
                 raise SourceFault("answers too large (together, while read at once)")
             chunks.append(chunk)
@@ -210,11 +398,17 @@ def _read_bounded(response: requests.Response, limit: int, budget: _Budget) -> r
         raise
     else:
         budget.give(size_taken(chunks))
+        if call is not None:
+            call.detach()  # before the connection goes back to the pool
     finally:
         response.close()
     response._content = b"".join(chunks)  # what .json() and .text read
     setattr(response, "_content_consumed", True)  # noqa: B010 (private attribute of requests)
     return response
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.0f} MB" if n >= 10**6 else f"{n:,} bytes"
 
 
 def size_taken(chunks: list[bytes]) -> int:

@@ -197,7 +197,7 @@ def fetch_zones(
         try:
             return source.fetch(zone, ctx, history=history)
         except SourceFault as fault:
-            if fault.auth or fault.reason in _HOST_DOWN:
+            if fault.auth or fault.reason.startswith(_HOST_DOWN):
                 with lock:
                     shared_fault.append(fault)
             raise

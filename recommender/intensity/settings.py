@@ -15,6 +15,7 @@ Credentials are held in fields that never appear in ``repr`` and are never writt
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +44,14 @@ _ENV: dict[str, tuple[str, Any]] = {
     "stale_max_s": ("CARBONPLAN_INTENSITY_STALE_MAX", 24 * 3600.0),
     "workers": ("CARBONPLAN_INTENSITY_WORKERS", 64),
     "timeout_s": ("CARBONPLAN_HTTP_TIMEOUT", 10.0),
+    "deadline_s": ("CARBONPLAN_HTTP_DEADLINE", 30.0),
     "retries": ("CARBONPLAN_HTTP_RETRIES", 2),
     "backoff_s": ("CARBONPLAN_HTTP_BACKOFF", 0.5),
     "retry_after_max_s": ("CARBONPLAN_HTTP_RETRY_AFTER_MAX", 5.0),
+    "max_body_bytes": ("CARBONPLAN_HTTP_MAX_BYTES", 8 * 1024 * 1024),
 }
+# Settings that must be above 0 (the other numbers may be 0: no cache, no retries, no wait).
+_POSITIVE = {"timeout_s", "deadline_s", "max_body_bytes"}
 _SECRETS = {"electricitymaps_api_key", "watttime_username", "watttime_password"}
 ENV_VARS = {name: env for name, (env, _default) in _ENV.items()}  # for `carbonplan config show`
 
@@ -64,10 +69,16 @@ class IntensitySettings:
     ttl_s: float = 900.0  # cached figures younger than this are used without any request
     stale_max_s: float = 24 * 3600.0  # on a failure, cached figures up to this old are used
     workers: int = 64  # concurrent requests at most (about one per zone of a full suggest)
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # one socket operation (connect; each read) at most
+    # One request at most, all of it: DNS, connect, TLS, retries and their waits, the whole
+    # body. A grid API answers in well under a second; 30 s leaves room for the retries.
+    deadline_s: float = 30.0
     retries: int = 2
     backoff_s: float = 0.5
     retry_after_max_s: float = 5.0
+    # One answer's body at most (a grid API's is a few kB to a few hundred kB); larger ones
+    # are refused while read, so a huge or endless body never sits in memory.
+    max_body_bytes: int = 8 * 1024 * 1024
     csv_file: Path | None = None
     csv_column: str | None = None  # --intensity-column: which column of csv_file to read
 
@@ -87,23 +98,48 @@ def _read_config(path: Path | None = None) -> tuple[dict[str, Any], ConfigFile]:
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
+    """The checked value of one setting, or one error naming it and where it came from."""
     default = _ENV[name][1]
+    shown = "(hidden)" if name in _SECRETS else repr(value)
+
+    def bad(why: str) -> BadInputError:
+        return BadInputError(f"{origin}: {name} = {shown} is not valid{why}", SHOW_HINT)
+
     try:
         if name == "sources":
             parts = value.split(",") if isinstance(value, str) else list(value)
             return tuple(p.strip().lower() for p in parts if str(p).strip())
+        if isinstance(default, int | float) and isinstance(value, bool):
+            raise ValueError  # TOML true/false is no number
         if isinstance(default, float):
             out: Any = float(value)
         elif isinstance(default, int):
+            if isinstance(value, str):  # "8388608", also "8e6"
+                text = value.strip()
+                value = int(text) if text.lstrip("+-").isdigit() else float(text)
+            if isinstance(value, float) and not value.is_integer():
+                raise bad(": expected " + _expected(name))
             out = int(value)
         else:
             out = str(value) if value is not None else None
-    except (TypeError, ValueError):
-        shown = "(hidden)" if name in _SECRETS else repr(value)
-        raise BadInputError(f"{origin}: {name} = {shown} is not valid", SHOW_HINT) from None
+    except (TypeError, ValueError, OverflowError):
+        raise bad(": expected " + _expected(name)) from None
+    if isinstance(out, float) and not math.isfinite(out):
+        raise bad(": expected a finite number")
+    if name in _POSITIVE and not out > 0:
+        raise bad(": must be > 0")
     if isinstance(out, float | int) and not out >= 0:
-        raise BadInputError(f"{origin}: {name} must be >= 0", SHOW_HINT)
+        raise bad(": must be >= 0")
     return out
+
+
+def _expected(name: str) -> str:
+    default = _ENV[name][1]
+    if isinstance(default, float):
+        return "a number" + (" of seconds" if name.endswith("_s") else "")
+    if isinstance(default, int):
+        return "a whole number" + (" of bytes" if name.endswith("_bytes") else "")
+    return "a string"
 
 
 def _values() -> tuple[dict[str, Any], dict[str, str]]:
