@@ -155,8 +155,7 @@ def suggest(
         if plan.request.calibration is not None:
             for line in plan.request.calibration.lines():
                 console().print(line)
-        _warn_stale_prices(result.options.head(top) if top else result.options)
-        return
+        return  # stale prices are among the table's warnings
     _warn_stale_prices(plan.result.options)
     emit(fmt, plan.to_dict(), option_records(plan.result.options))
 

@@ -46,6 +46,9 @@ def in_terminal(columns: int, *args: str) -> str:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["TERM"] = "xterm-256color"
+    # as a new user sees it: the shipped prices are months old, so the stale-price warning
+    # is printed too (the test session turns it off elsewhere)
+    env["CARBONPLAN_PRICES_MAX_AGE_DAYS"] = "90"
     proc = subprocess.Popen(
         [str(CARBONPLAN), *args], stdin=slave, stdout=slave, stderr=slave, env=env
     )

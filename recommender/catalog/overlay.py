@@ -277,20 +277,35 @@ def max_age_days() -> float | None:
     return value or None
 
 
-def stale_prices(options: pd.DataFrame, today: date | None = None) -> str | None:
-    """A warning when prices of the shown options are older than the limit, else None."""
+def stale_mask(
+    options: pd.DataFrame, today: date | None = None
+) -> tuple[list[bool], float, str] | None:
+    """Which of ``options`` have prices older than the limit, the limit and the oldest price
+    date; None when the warning is off or nothing is old."""
     limit = max_age_days()
     if limit is None or options.empty or "price_as_of" not in options.columns:
         return None
     today = today or datetime.now(UTC).date()
     dates = options["price_as_of"].astype(str).str.slice(0, 10)
     ages = [(today - date.fromisoformat(d)).days for d in dates]
-    old = [a for a in ages if a > limit]
-    if not old:
+    if max(ages) <= limit:
         return None
-    oldest = dates.iloc[ages.index(max(ages))]
+    return [a > limit for a in ages], limit, str(dates.iloc[ages.index(max(ages))])
+
+
+def stale_prices(options: pd.DataFrame, today: date | None = None) -> str | None:
+    """A warning when prices of the shown options are older than the limit, else None."""
+    stale = stale_mask(options, today)
+    if stale is None:
+        return None
+    mask, limit, oldest = stale
     return (
-        f"the prices of {len(old)} of the {len(ages)} option(s) shown are more than "
-        f"{limit:g} days old (oldest {oldest}); 'carbonplan data refresh' fetches current "
-        f"ones ({MAX_AGE_ENV} sets the limit, 0 turns this off)"
+        f"the prices of {sum(mask)} of the {len(mask)} option(s) shown are more than "
+        f"{limit:g} days old (oldest {oldest}); {STALE_ADVICE}"
     )
+
+
+STALE_ADVICE = (
+    f"'carbonplan data refresh' fetches current ones ({MAX_AGE_ENV} sets the limit, 0 turns "
+    "this off)"
+)

@@ -352,6 +352,18 @@ def plan_warnings(
             f"run{'s' * (total == 1)} on GPUs whose throughput is estimated from specs (*)",
             "their hours, kWh and kg are estimates too",
         )
+    from recommender.catalog.overlay import STALE_ADVICE, stale_mask
+
+    stale = stale_mask(options)
+    if stale is not None:
+        mask, limit, oldest = stale
+        add(
+            "stale-prices",
+            mask,
+            f"{'has' if total == 1 else 'have'} prices more than {limit:g} days old (oldest "
+            f"{oldest})",
+            STALE_ADVICE,
+        )
     if plan.baseline and "baseline_match" in options:
         where = f"{plan.baseline[0]}:{plan.baseline[1]}"
         add(
