@@ -7,6 +7,7 @@ DESIGN.md ("Domain model"); their defaults live in :mod:`recommender.assumptions
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -571,9 +572,31 @@ class CandidateTable:
     not unique (the frame path then reproduces the joins' duplicates)."""
 
     def __init__(self, offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame) -> None:
-        self.offers, self.regions, self.gpus = offers, regions, gpus
+        # weak: a kept table does not keep its catalog alive
+        self._refs = tuple(weakref.ref(f) for f in (offers, regions, gpus))
         self._frame: pd.DataFrame | None = None
         self.arrays = _arrays(offers, regions, gpus)
+
+    def of(self, offers: pd.DataFrame, regions: pd.DataFrame, gpus: pd.DataFrame) -> bool:
+        """Whether this is the table of these very frames."""
+        return all(ref() is f for ref, f in zip(self._refs, (offers, regions, gpus), strict=True))
+
+    def _get(self, at: int) -> pd.DataFrame:
+        frame = self._refs[at]()
+        assert frame is not None, "a candidate table outlived its catalog"
+        return frame
+
+    @property
+    def offers(self) -> pd.DataFrame:
+        return self._get(0)
+
+    @property
+    def regions(self) -> pd.DataFrame:
+        return self._get(1)
+
+    @property
+    def gpus(self) -> pd.DataFrame:
+        return self._get(2)
 
     def frame(self) -> pd.DataFrame:
         """Every option as one wide frame (:func:`candidate_frame`), built on first use."""
@@ -642,10 +665,12 @@ def candidate_table(
     kept = _TABLES.get(key)
     if kept is not None:
         seen, table = kept
-        same = table.offers is offers and table.regions is regions and table.gpus is gpus
-        if same and seen == prints:
+        if table.of(offers, regions, gpus) and seen == prints:
             return table
     table = CandidateTable(offers, regions, gpus)
+    for old_key, (_, old) in list(_TABLES.items()):  # tables of catalogs gone
+        if any(ref() is None for ref in old._refs):
+            del _TABLES[old_key]
     _TABLES[key] = (prints, table)
     while len(_TABLES) > _TABLES_KEPT:
         _TABLES.pop(next(iter(_TABLES)))
