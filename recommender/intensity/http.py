@@ -20,6 +20,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -257,7 +258,12 @@ class Http:
         )
         helper.start()
         deadline = self.settings.deadline_s
-        if not call.done.wait(deadline):
+        # Short waits: in the main thread, a SIGINT that lands just before a long wait starts
+        # would only be acted on when the wait ends (up to the deadline).
+        end = time.monotonic() + deadline
+        while not call.done.wait(min(0.05, max(end - time.monotonic(), 0.0))):
+            if time.monotonic() < end:
+                continue
             call.cancel()
             raise SourceFault(
                 f"timeout: {endpoint(url)} did not answer in full within the {deadline:g} s "

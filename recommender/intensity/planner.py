@@ -70,7 +70,11 @@ class LiveIntensity:
         thread = self._prefetch_thread
         if thread is None:
             return None
-        thread.join()
+        # Short waits, not one: a SIGINT that lands just before a blocking join() starts is
+        # only noticed when the join ends (the handler runs between bytecodes), which with a
+        # slow server is the whole HTTP deadline. Between short waits it runs at once.
+        while thread.is_alive():
+            thread.join(0.05)
         self._prefetch_thread = None
         error = self._prefetch_error
         if error is not None:
