@@ -423,10 +423,11 @@ def plan_rows(
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise BadInputError(f"--top must be >= 1 with --jobs, got {top}")
     planned: list[JobPlan] = []
+    warn_once = _once(warn)
     for i, row in enumerate(rows):
         try:
             request = _merge(base, row)
-            plan = plan_one(request, top, _once(warn))
+            plan = plan_one(request, top, warn_once)
         except CarbonplanError as exc:
             raise _located(exc, row) from None
         planned.append(JobPlan(row.name, row.line, plan))
@@ -435,15 +436,13 @@ def plan_rows(
     return JobsPlan(planned, top, rows[0].source if rows else None)
 
 
-_WARNED: set[str] = set()
-
-
 def _once(warn: Warn) -> Warn:
-    """Each distinct warning once per process (the same one for every job is noise)."""
+    """Each distinct warning once per run (the same one for every job is noise)."""
+    seen: set[str] = set()
 
     def once(message: str) -> None:
-        if message not in _WARNED:
-            _WARNED.add(message)
+        if message not in seen:
+            seen.add(message)
             warn(message)
 
     return once
