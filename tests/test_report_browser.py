@@ -88,8 +88,9 @@ def test_report_opens_in_a_browser_without_errors(browser, tmp_path, monkeypatch
         "return Array.from(document.querySelectorAll('#options tbody tr'))"
         ".map(r => Array.from(r.cells).map(c => c.textContent.trim()))"
     )
-    assert len(rows) == 12
-    assert [r[0] for r in rows] == [str(i) for i in range(1, 13)]
+    top = int(args[args.index("--top") + 1])
+    assert len(rows) == top  # the table keeps --top
+    assert [r[0] for r in rows] == [str(i) for i in range(1, top + 1)]
     assert rows[0][2] == made["recommended"]["provider"]
     assert rows[0][4] == made["recommended"]["instance_type"]
     ladder = browser.execute_script(

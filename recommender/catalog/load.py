@@ -260,7 +260,8 @@ def _read_cached(path: Path | None) -> Catalog | None:
     if path is None or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # opened here, so a file numpy cannot read (a truncated zip) is closed all the same
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:
             # each item access of an NpzFile reads from the archive again: read each once
             arrays = {name: npz[name] for name in npz.files}
         return _decode(arrays)
