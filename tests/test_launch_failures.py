@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -633,3 +634,228 @@ def test_gcp_sigint_with_keep_on_interrupt_keeps_exactly_the_one_reported(gce, p
     assert "started gcp:us-central1-a/job-1: kept running" in err
     assert "carbonplan down gcp:us-central1-a/job-1" in err
     assert "now lists from this launch: gcp:us-central1-a/job-1 running" in err
+
+
+# --- more failure paths: each one a promise or a message ---------------------------------------
+
+
+def test_a_run_instances_that_hangs_without_effect_is_one_timeout_error(
+    cli, ec2, moto_url, monkeypatch
+):
+    warm(moto_url)
+    bound_ec2(monkeypatch, connect=2, read=1.5, attempts=1)
+    ec2.rules.append(Rule("RunInstances", slow_s=5, times=1, forward=False))
+    result = cli("launch", *JOB, "--yes", "--max-attempts", "1")
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "launch stopped: Timeout: EC2 RunInstances in eu-north-1" in result.err
+    assert moto_instances(moto_url) == []
+
+
+def test_missing_aws_credentials_still_blame_credentials(cli, ec2, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = cli("instances", "--provider", "aws", "--region", f"aws:{REGION}")
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "NoCredentialsError" in result.err and "aws configure" in result.err
+
+
+def test_an_unknown_aws_profile_is_named(cli, ec2):
+    result = cli("instances", "--provider", "aws", "--region", f"aws:{REGION}", "--profile", "nope")
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "ProfileNotFound" in result.err and "--profile" in result.err
+
+
+def test_sigint_when_cleanup_fails_reports_exactly_the_one_left_running(ec2, moto_url):
+    """SIGINT while RunInstances' answer is held, and TerminateInstances is refused: the one
+    instance left running is the one reported, with the command that stops it."""
+    rule = Rule("RunInstances", slow_s=30, times=1)
+    ec2.rules += [rule, Rule("TerminateInstances", code="UnauthorizedOperation", status=403)]
+    child = carbonplan("launch", *JOB, "--yes", "--name", "sig-test")
+    assert rule.reached.wait(60), "the child never sent RunInstances"
+    child.send_signal(signal.SIGINT)
+    rc, _out, err = finish(child, timeout=30)
+    assert rc == 130, err
+    [alive] = running(moto_url)
+    zone, instance_id = alive["Placement"]["AvailabilityZone"], alive["InstanceId"]
+    assert f"started aws:{zone}/{instance_id}: CLEANUP FAILED - still running" in err
+    assert f"carbonplan down aws:{zone}/{instance_id} --yes" in err
+    assert f"now lists from this launch: aws:{zone}/{instance_id} running" in err
+
+
+def test_gcp_insert_refused_for_a_name_in_use_leaves_that_instance_alone(cli, gce, plan_file):
+    """Another plan's instance already has the name in the zone: the insert is refused (409)
+    and carbonplan must not delete what it did not start."""
+    first = plan_file(option(1, "a2-highgpu-1g", "spot"))
+    assert launch_gcp(cli, first, "--yes").code == 0
+    other = Path(first).with_name("other.json")
+    other.write_text(json.dumps({"options": [option(1, "g2-standard-4", "spot")]}))
+    result = launch_gcp(cli, str(other), "--yes")
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "already exists" in result.err and "another --name" in result.err
+    assert gce.instances[("us-central1-a", "job-1")]["status"] == "RUNNING"
+    assert not any(r["kind"] == "delete" for r in gce.requests)
+
+
+def test_gcp_unanswered_check_after_the_insert_cleans_up(cli, gce, plan_file):
+    gce.fail_get = 500
+    result = launch_gcp(cli, plan_file(option(1, "a2-highgpu-1g", "spot")), "--yes")
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "get failed" in result.err
+    assert gce.instances == {} and "cleaned up: job-1" in result.out
+
+
+def test_gcp_quota_on_the_second_instance_cleans_up_and_moves_on(cli, gce, plan_file):
+    gce.faults.append(
+        Fault("us-central1-a", name="job-1-2", code="QUOTA_EXCEEDED", mode="sync", status=403)
+    )
+    plan = plan_file(
+        option(1, "a2-highgpu-1g", "spot", instances=2), option(2, "g2-standard-4", "spot")
+    )
+    result = launch_gcp(cli, plan, "--yes", "--format", "json")
+    assert result.code == 0, result.err
+    history = json.loads(result.out)["history"]
+    assert [(h["rank"], h["zone"], h["outcome"], h["cleaned_up"]) for h in history] == [
+        (1, "us-central1-a", "quota", "job-1-1"),  # not its other zones: a regional quota
+        (2, "us-central1-a", "launched", ""),
+    ]
+    assert list(gce.instances) == [("us-central1-a", "job-1")]
+
+
+def test_gcp_ssh_key_goes_into_the_metadata(cli, gce, plan_file):
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxv me@host"
+    plan = plan_file(option(1, "a2-highgpu-1g", "spot"))
+    result = launch_gcp(cli, plan, "--yes", "--ssh-key", key)
+    assert result.code == 0, result.err
+    [body] = [r["body"] for r in gce.inserts()]
+    items = {m["key"]: m["value"] for m in body["metadata"]["items"]}
+    assert items["ssh-keys"].endswith(":" + key)
+
+
+def test_gcp_unknown_attached_gpu_is_refused_before_any_insert(cli, gce, plan_file):
+    k80 = {**option(1, "n1-highmem-8+T4x2", "spot"), "instance_type": "n1-highmem-8+K80x1"}
+    result = launch_gcp(cli, plan_file(k80), "--yes", "--zone", "us-central1-a")
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "no GCP accelerator type known for K80" in result.err
+    assert gce.inserts() == []
+
+
+def test_gcp_project_from_the_environment_or_one_clear_error(
+    cli, gce, plan_file, monkeypatch, tmp_path
+):
+    assert launch_gcp(cli, plan_file(option(1, "a2-highgpu-1g", "spot")), "--yes").code == 0
+    for name in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    listed = cli("instances", "--provider", "gcp", "--format", "json")
+    assert listed.code == 0, listed.err
+    assert [r["id"] for r in json.loads(listed.out)["instances"]] == ["gcp:us-central1-a/job-1"]
+    # only other regions asked: nothing
+    elsewhere = cli("instances", "--region", "gcp:europe-west4", "--format", "json")
+    assert elsewhere.code == 0 and json.loads(elsewhere.out)["instances"] == []
+    # no project anywhere (no ADC either): one error naming what to pass
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    result = cli("instances", "--provider", "gcp")
+    result.assert_one_clear_error("no GCP project")
+    dry = cli("launch", "--from", plan_file(option(1, "a2-highgpu-1g", "spot")), "--format", "json")
+    assert dry.code == 0, dry.err
+    assert "/projects/<--project>/zones/" in json.loads(dry.out)["request"]["path"]
+
+
+def test_instances_with_no_cloud_answering_is_an_error_not_an_empty_list(
+    cli, ec2, gce, hanging, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", hanging.url)
+    bound_ec2(monkeypatch, connect=2, read=0.5, attempts=1)
+    gce.fail_list = 500
+    result = cli("instances", "--project", PROJECT)
+    assert result.code == ExitCode.LAUNCH_FAILED
+    assert "no cloud could be asked" in result.err
+    assert "aws: Timeout" in result.err and "gcp: 500" in result.err
+
+
+def test_instances_and_down_name_a_cloud_that_was_skipped(cli, ec2, gce, moto_url):
+    """One cloud fails (GCP's list), the other answers: the table, a note naming the skipped
+    cloud; a tag that is not a number reads as unknown, not as a crash."""
+    client = boto3.client("ec2", region_name=REGION, endpoint_url=moto_url)
+    instance_id = client.run_instances(
+        ImageId="ami-12345678",
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [
+                    {"Key": "carbonplan:plan-id", "Value": "p" * 12},
+                    {"Key": "carbonplan:usd-per-hour", "Value": "not-a-number"},
+                ],
+            }
+        ],
+    )["Instances"][0]["InstanceId"]
+    gce.fail_list = 500
+    listed = cli("instances", "--project", PROJECT)
+    assert listed.code == 0, listed.err
+    assert instance_id in listed.out and "1 carbonplan instance" in listed.out
+    assert "note: gcp: skipped (500" in listed.err
+    as_json = json.loads(cli("instances", "--project", PROJECT, "--format", "json").out)
+    [record] = as_json["instances"]
+    assert record["usd_per_hour"] is None and record["elapsed_cost_usd"] is None
+    stopped = cli("down", instance_id, "--project", PROJECT, "--yes")
+    assert stopped.code == 0, stopped.err
+    assert "note: gcp: skipped (500" in stopped.err
+    assert running(moto_url) == []
+
+
+def test_instances_for_a_cloud_carbonplan_cannot_launch_on_is_refused(cli):
+    cli("instances", "--provider", "azure").assert_one_clear_error("cannot launch on azure")
+
+
+def test_launch_flags_that_narrow_the_plan_say_what_they_left_out(cli, ec2):
+    args = ["--gpu-hours", "400", "--provider", "aws,gcp", "--spot", "--format", "json"]
+    assert cli("launch", *args, "--rank", "0").code == ExitCode.BAD_INPUT
+    options = plan_options(cli, "--gpu-hours", "400", "--provider", "aws,gcp", "--spot")
+    second = options[1]
+    doc = json.loads(cli("launch", *args, "--rank", str(second["rank"]), "--project", "p").out)
+    assert doc["option"]["rank"] == second["rank"]
+    assert all(f["rank"] >= second["rank"] for f in doc["failover"])
+    gcp_image = "projects/my/global/images/mine"
+    doc = json.loads(cli("launch", *args, "--image", gcp_image, "--project", "p").out)
+    assert doc["option"]["provider"] == "gcp" and doc["image"] == gcp_image
+    assert f"--image {gcp_image} is a gcp image: only gcp options are tried" in doc["notes"]
+    zone = f"{REGION}a"
+    doc = json.loads(cli("launch", *args, "--zone", zone).out)
+    assert doc["option"]["region"] == REGION and doc["zones"] == [zone]
+    assert f"--zone {zone}: only options in its region are tried" in doc["notes"]
+
+
+def test_later_start_notes_skip_what_they_cannot_read():
+    from datetime import UTC, datetime, timedelta
+
+    from recommender.commands.launch import _later_start_notes
+    from recommender.launch import Choice
+
+    def choice(start: str) -> Choice:
+        return Choice(
+            1, "aws", REGION, "p5.48xlarge", "spot", "H100", 8, 1, 1.0, 1.0, 1.0, 1.0, start
+        )
+
+    assert _later_start_notes([choice("not a date")]) == []
+    naive = (datetime.now(UTC) + timedelta(hours=6)).replace(tzinfo=None).isoformat()
+    assert naive in _later_start_notes([choice(naive)])[0]
+
+
+def test_sigint_before_run_instances_took_effect_reports_nothing_started(ec2, moto_url):
+    """The RunInstances request is held and never carried out; SIGINT: the lookup by launch
+    key finds nothing, and the child says nothing was started (and nothing is)."""
+    rule = Rule("RunInstances", slow_s=30, times=1, forward=False)
+    ec2.rules.append(rule)
+    child = carbonplan("launch", *JOB, "--yes", "--name", "sig-test")
+    assert rule.reached.wait(60), "the child never sent RunInstances"
+    child.send_signal(signal.SIGINT)
+    rc, _out, err = finish(child, timeout=30)
+    assert rc == 130, err
+    assert "nothing was started by this run" in err
+    assert moto_instances(moto_url) == []
+    assert ec2.calls("TerminateInstances") == []

@@ -286,8 +286,9 @@ class GcpBackend:
 
     def _aggregated(self, filter_: str) -> list[tuple[str, Any]]:
         client = self._client("instances")
+        project = self.project  # no project is bad input, not a cloud error
         try:
-            pages = client.aggregated_list(request={"project": self.project, "filter": filter_})
+            pages = client.aggregated_list(request={"project": project, "filter": filter_})
             found: list[tuple[str, Any]] = []
             for scope, listing in pages:
                 zone = scope.rsplit("/", 1)[-1]
@@ -393,8 +394,9 @@ class GcpBackend:
 
     def _status(self, zone: str, name: str) -> str | None:
         """The instance's status (RUNNING, STOPPING, ...), or None when there is none."""
+        client, project = self._client("instances"), self.project
         try:
-            found = self._client("instances").get(project=self.project, zone=zone, instance=name)
+            found = client.get(project=project, zone=zone, instance=name)
         except Exception as exc:
             if getattr(exc, "code", None) == 404:
                 return None

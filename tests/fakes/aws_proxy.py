@@ -41,6 +41,7 @@ class Rule:
     # seconds (the request has taken effect; the client does not know yet). No error answer.
     slow_s: float = 0.0
     reached: threading.Event = field(default_factory=threading.Event)
+    forward: bool = True  # with slow_s: False holds the request without carrying it out
     # forward, then show every instance in the answer in this state (e.g. stuck in "pending")
     state: str | None = None
     # answer 200 with this body instead of forwarding (e.g. an empty DescribeImages)
@@ -94,7 +95,11 @@ class Ec2Proxy:
                     if rule.action == action and not spent and rule.when(params):
                         rule.hits += 1
                         if rule.slow_s:
-                            status, data = proxy.forward(body, headers, params)
+                            status, data = (
+                                proxy.forward(body, headers, params)
+                                if rule.forward
+                                else (500, error_xml("InternalError", "never carried out"))
+                            )
                             rule.reached.set()
                             time.sleep(rule.slow_s)
                             return self.reply(status, data)
