@@ -213,6 +213,9 @@ def test_cache_info_and_clear(cli, tmp_path, monkeypatch):
     cache.store([_series("A", now - timedelta(hours=1), "electricitymaps"), _series("B", now)])
     cache.store([_series("C", now, "electricitymaps")])
     cache.close()
+    from recommender.catalog import load
+
+    monkeypatch.setattr(load, "_CACHE", {})  # not this process's memo: through the disk cache
     assert cli("suggest", "--gpu-hours", "10").code == 0  # writes the catalog cache
     catalogs = sorted(p.name for p in cache_dir.glob("catalog-*.npz"))
     assert catalogs
