@@ -209,25 +209,6 @@ IntensityColumnOpt = Annotated[
         "use it instead].",
     ),
 ]
-IntensityBasisOpt = Annotated[
-    str,
-    typer.Option(
-        "--intensity-basis",
-        help="Which annual intensity figures: grid (default: every region's grid-zone "
-        "average, lifecycle, one methodology for all clouds), provider (the cloud's own "
-        "published region figure where there is one: Google's for GCP) or marginal "
-        "(WattTime's annual marginal figure where shipped). Each row says which it got.",
-    ),
-]
-IntensityColumnOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--intensity-column",
-        help="Which intensity column of --intensity-file to read [default: gco2_per_kwh, or "
-        "the lifecycle (LCA) column of an Electricity Maps export; name the direct one to "
-        "use it instead].",
-    ),
-]
 
 
 # --calibrate (suggest, estimate): a pilot's CodeCarbon CSV (recommender.track.calibrate)
