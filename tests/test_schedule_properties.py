@@ -1,7 +1,7 @@
 """What `suggest --interruptible` shows agrees with what it counts (issue 13: run_intervals
 once showed a partial period as whole in 13 of 120 cases).
 
-For random hourly traces, start times on the trace's hours, deadlines, job sizes and restart
+For random hourly traces, start times, deadlines, job sizes and restart
 overheads, every option's ``run_intervals`` are checked against the other
 fields of the same option, from the trace itself:
 
@@ -11,9 +11,9 @@ fields of the same option, from the trace itself:
 - the intensity of the trace integrated over the intervals, at the option's energy per hour
   of running, is the ``operational_kgco2e`` reported.
 
-A start inside a trace period is not covered yet: the planner's grid then runs from
---start-after, each grid period straddles two trace periods, and a partly used grid period is
-charged at its mean while the run uses only its first part (the xfail test at the end).
+Starts fall on the trace's hours and inside them: with a start inside a trace period the
+planner's grid runs from --start-after and each grid period straddles two trace periods; a
+partly used one is charged for the part run (the last test pins the case that found it).
 
 Times in the JSON are rounded to the second and figures to 6 decimals: the tolerances below
 are those roundings, nothing looser.
@@ -62,7 +62,8 @@ def plans(draw):
             max_size=72,
         )
     )
-    start_min = 60 * draw(st.integers(min_value=0, max_value=6))  # on the trace's hours
+    # on the trace's hours and inside them (the grid then straddles two trace hours)
+    start_min = draw(st.one_of(st.integers(0, 6).map(lambda h: 60 * h), st.integers(0, 360)))
     deadline_h = draw(st.floats(min_value=4.0, max_value=len(values) - start_min / 60 - 1))
     gpu_hours = draw(st.floats(min_value=1.0, max_value=60.0))
     checkpoint = draw(st.sampled_from([0.0, 5.0, 7.0, 20.0, 60.0, 95.0]))
@@ -137,17 +138,12 @@ def test_intervals_hours_and_kg_agree(cli, tmp_path, plan):
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: with --start-after inside a trace period, a partly used grid period "
-    "is charged at the mean of the whole grid period (zone_grid in recommender/intensity/"
-    "shifting.py builds the grid from --start-after, not on the trace's boundaries)",
-)
 def test_a_start_inside_a_trace_period_charges_what_the_intervals_run_in(cli, tmp_path):
     """Found by the property test above with starts inside an hour: 34 hours at 50 g, one at
-    10 g, one at 50 g; start 01:01, deadline 33 h (34:01), 1 GPU-hour, no overhead. The best
-    window is 3 minutes from 09:01 on day 2, all at 50 g, but it is charged at 49.33 g (the
-    grid period 09:01-10:01 holds one minute of the 10 g hour)."""
+    10 g, one at 50 g; start 01:01, deadline 33 h (34:01), 1 GPU-hour, no overhead. The run
+    is 3 minutes in a grid period (hh:01-hh+1:01) that straddles two trace hours; it was once
+    charged at that grid period's mean (49.33 g where it holds a minute of the 10 g hour)
+    although it ran at 50 g only."""
     values = [50.0] * 34 + [10.0, 50.0]
     trace = tmp_path / "trace.csv"
     rows = [
@@ -178,5 +174,5 @@ def test_a_start_inside_a_trace_period_charges_what_the_intervals_run_in(cli, tm
     (a, b), *rest = [
         tuple(_hours(_t(x)) for x in part.split("/")) for part in best["run_intervals"].split()
     ]
-    assert not rest and b <= 33 + 1 / 60  # one run, in the 50 g hours
+    assert not rest and b <= 1 + 1 / 60 + 33  # one run, before the deadline (01:01 + 33 h)
     assert best["gco2_per_kwh"] == pytest.approx(_integral(values, a, b) / (b - a), rel=1e-4)

@@ -222,6 +222,8 @@ class ShiftedIntensity:
             idx, weights = idx[ok], weights[ok]
             run_sum, run, first, finish = run_sum[ok], run[ok], first[ok], finish[ok]
             pauses, now, length = pauses[ok], now[ok], length[ok]
+            if len(idx) and not _on_boundaries(series, grid.origin):
+                run_sum, now = _exact_sums(series, grid, weights, length)
             values[idx] = run_sum / run
             cols["run_now_gco2_per_kwh"][idx] = now
             cols["delay_hours"][idx] = first * p
@@ -266,6 +268,45 @@ class ShiftedIntensity:
             for name in ("energy_kwh", "gpu_hours", "cost_usd"):
                 out[name] = frame[name].to_numpy(dtype=float) * scale
         return out
+
+
+def _on_boundaries(series: ZoneSeries, origin: datetime) -> bool:
+    """Whether the grid's periods from ``origin`` are the series' own (``--start-after`` on
+    one of its period boundaries), so that each grid period holds one value."""
+    if not series.points:
+        return True
+    offset = (utc(origin) - series.points[0].time).total_seconds() % series.period_s
+    return min(offset, series.period_s - offset) < 1e-3
+
+
+def _exact_sums(
+    series: ZoneSeries, grid: Grid, weights: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each schedule's sum of intensity x period (as ``weights`` x ``grid.values``) and the
+    run-now mean, from the series itself where the grid cannot give them exactly.
+
+    With ``--start-after`` inside a data period, every grid period straddles two of the
+    series' periods and its value is their mean: exact for a period used whole, not for the
+    partly used last period of a run (the run uses its first part only) nor for run-now's last
+    period. Those parts are integrated over the time actually run, so the figure reported and
+    ranked is the intensity over the run's intervals. (The search itself still chose the
+    schedule on the grid's means: a start on the grid's boundaries, --start-after + whole
+    periods, as everywhere.)"""
+    p = grid.period_h
+    rows = np.arange(len(weights))
+    used = weights > _EPS
+    last = weights.shape[1] - 1 - np.argmax(used[:, ::-1], axis=1)
+    frac = weights[rows, last]
+    values = np.where(np.isfinite(grid.values), grid.values, 0.0)
+    whole = np.where(used, weights * values[None, :], 0.0).sum(axis=1) - frac * values[last]
+    begin, end, now_end = last * p, (last + frac) * p, length * p
+    means, _ = window_means(series, grid.origin, np.concatenate([begin, end, now_end]))
+    n = len(rows)
+    integral = np.where(
+        np.concatenate([begin, end]) > 0, means[: 2 * n] * np.concatenate([begin, end]), 0.0
+    )
+    part = (integral[n:] - integral[:n]) / p
+    return whole + part, means[2 * n :]
 
 
 def _intervals(weights: np.ndarray, origin: datetime, period_h: float) -> str:
