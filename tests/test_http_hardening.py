@@ -118,11 +118,14 @@ def test_a_huge_answer_is_refused_in_the_client(huge_server):
 
 def _cli(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """carbonplan in a child process that reports its own peak memory (MB) on stderr."""
+    # VmHWM is this process's own peak (getrusage's ru_maxrss also counts what the forked
+    # copy of the test process held before exec: the whole pytest session, in a full run)
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from recommender.cli import main\n"
         "rc = main(sys.argv[1:])\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "peak = int(status.split()[0]) / 1024\n"
         "sys.stderr.write(f'PEAK_MB {peak:.0f}\\n')\n"
         "sys.exit(rc)\n"
     )
@@ -150,17 +153,20 @@ def test_a_90_mb_answer_degrades_with_a_warning_and_little_memory(huge_server, t
     assert "static figures" in result.stderr
     option = json.loads(result.stdout)["options"][0]
     assert option["intensity_kind"] == "static"
-    # Against the same plan on static figures (same fresh cache state). With every region, each
-    # of 46 zones answers 90 MB, read by up to 64 threads at once: unbounded, that is 4 GB;
-    # bounded, the answers share a 48 MB budget, plus each thread's socket buffer (the server's
-    # 1 MB chunks) and allocator slack: measured 99 MB against 85 MB for one zone, 224 MB
-    # against 124 MB for all of them.
+    # Against the same plan on static figures (same fresh cache state), each process's own
+    # peak (VmHWM). One zone answering 90 MB: measured 99 MB against 81 MB. Every region: each
+    # of 46 zones answers 90 MB, read by up to 64 threads at once; unbounded, that is 4 GB;
+    # bounded, the answers share a 48 MB budget, and the rest is the threads' buffers and the
+    # allocator's per-thread arenas: measured 230-380 MB against 81 MB.
     baseline = _cli(
         {"CARBONPLAN_CACHE_DIR": str(tmp_path / "static")},
         "suggest", "--gpu-hours", "10", *regions, "--top", "1", "--format", "json",
     )  # fmt: skip
     peak, base = (int(r.stderr.split("PEAK_MB ")[1].split()[0]) for r in (result, baseline))
-    assert peak - base < 250 and peak < 400, (peak, base)
+    if regions:  # the must-show: one 90 MB answer costs little more than no answer
+        assert peak - base < 100, (peak, base)
+    else:
+        assert peak < 500, (peak, base)
 
 
 @pytest.mark.parametrize("key", ["clé-€-key", "key\nwith-newline"])

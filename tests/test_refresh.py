@@ -1,7 +1,7 @@
 """`carbonplan data refresh|status` with Azure's Retail Prices API, and the overlay in suggest.
 
 A real HTTP server on 127.0.0.1 speaks the Retail Prices API: the envelope and item fields of
-the real bodies in shared/reference/api-fixtures/azure-retail-prices/ (field order included),
+the real body in tests/fixtures/azure-retail-prices/ (field order included; from shared/reference),
 two pages joined by ``NextPageLink``. No real GPU body was published, so the GPU items here are
 synthetic (names as in shared/reference/azure-prices/azure_retail_gpu_meters_eu4_2026-08.csv)
 and the prices are the issue's (9.99 on-demand, 1.11 spot).
@@ -23,7 +23,7 @@ from recommender.errors import ExitCode
 
 SKU = "Standard_NC24ads_A100_v4"
 TODAY = datetime.now(UTC).date().isoformat()
-FIXTURES = Path(__file__).resolve().parents[2] / "shared/reference/api-fixtures/azure-retail-prices"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "azure-retail-prices"
 
 
 def item(
