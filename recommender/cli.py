@@ -467,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("CARBONPLAN_DEBUG") == "1" or "--debug" in args[:end]
     if "--debug" in args[:end]:
         args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+    _RECEIVED.clear()
     restore = _install_signal_handlers()
     try:
         name = _command_name(args)
@@ -476,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
             _completion(option, rest[0] if rest and not rest[0].startswith("-") else None)
             return int(ExitCode.OK)
         code = build_app(name)(args=args, prog_name="carbonplan", standalone_mode=False)
+        if _RECEIVED:  # the Interrupted raised for it was swallowed on the way
+            raise Interrupted(_RECEIVED[0])
         if code == ExitCode.INTERRUPTED:  # typer turns a KeyboardInterrupt into a returned 130
             return _fail("interrupted", "", int(ExitCode.INTERRUPTED))
         if isinstance(code, int) and not isinstance(code, bool) and code:
@@ -519,6 +522,13 @@ def main(argv: list[str] | None = None) -> int:
     return int(ExitCode.OK)
 
 
+# Signals the handler below received in this run. The exception it raises lands wherever the
+# main thread is, and some places swallow every exception (a weakref callback during an import,
+# a library's bare ``except:``): main() checks this list when the command seems to have ended
+# well, so an interrupt is never reported as a success.
+_RECEIVED: list[int] = []
+
+
 def _install_signal_handlers() -> Any:
     """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread (exit 130 / 143 after
     whatever cleanup the command does); returns what puts the previous handlers back. A signal
@@ -530,8 +540,19 @@ def _install_signal_handlers() -> Any:
         return lambda: None
 
     def raise_interrupted(signum: int, frame: object) -> None:
+        _RECEIVED.append(signum)
         raise Interrupted(signum)
 
+    # An Interrupted raised where Python cannot pass it on (a weakref callback, a __del__) is
+    # "unraisable": Python would print it with a traceback and go on. Not printed: _RECEIVED
+    # has it, and main() reports it as the one interrupt line.
+    hook = sys.unraisablehook
+
+    def quiet_interrupts(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            hook(unraisable)
+
+    sys.unraisablehook = quiet_interrupts
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         handler = signal.getsignal(signum)
@@ -543,6 +564,7 @@ def _install_signal_handlers() -> Any:
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = hook
 
     return restore
 
