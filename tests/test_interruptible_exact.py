@@ -235,3 +235,27 @@ def test_schedule_equals_the_full_search_on_long_series(batch):
             used = np.flatnonzero(ours.weights[r] > 0).tolist()
             claimed = _cost_of(list(v[r]), used, length, end, overhead)
             assert claimed == pytest.approx(float(ours.sum[r]), rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.sampled_from([0.0, 5 / 60, 1.0]),
+    st.floats(min_value=4.0, max_value=20.0),
+)
+def test_rows_at_a_floor_equal_the_full_search(seed, overhead, length):
+    """Walks reflected at a floor (many periods near the least value, where each row's price
+    for the bounds matters most) and a row without data, next to each other in one batch."""
+    from interruptible_reference import best_interruptible as full_search
+
+    rng = np.random.default_rng(seed)
+    periods = 240
+    hours = np.arange(periods)
+    walk = 60 + 40 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 15, (3, periods)).cumsum(1)
+    v = np.vstack([5.0 + np.abs(walk - 5.0), np.full((1, periods), math.nan)])
+    ours = best_interruptible(v, length, None, overhead)
+    full = full_search(v, length, None, overhead)
+    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(ours.pauses, full.pauses)
+    finite = np.isfinite(full.sum)
+    np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)

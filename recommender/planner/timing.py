@@ -42,7 +42,9 @@ _EPS = 1e-9  # periods: lengths and ends this close to a whole period count as w
 _REL_TIE = 1e-9  # windows within this relative difference tie; the earliest wins
 _TRACE_BYTES = 64 << 20  # best_interruptible: trace-back bits held at once (rows in chunks)
 _FIRST_BLOCKS = 6  # blocks searched first, before the bound is tightened (see _solve_packed)
-_PRICE_RANKS = (1.0, 1.3, 1.8)  # _lower_bounds' prices: these multiples of the run's periods
+_PRICE_TOP = 6  # _prices searches up to the price of this many times the run's periods
+_PRICE_GRID = 8  # _prices: prices tried per round
+_PRICE_ROUNDS = 3  # _prices: rounds, each around the best of the last
 _SEED_PERIODS = 3  # best_interruptible searches first about this many times the run's periods
 
 
@@ -400,26 +402,85 @@ def _segments_bound(x: np.ndarray, charge: np.ndarray) -> np.ndarray:
     ``a_r = min(charge, gap before r)`` never credits more than the block pays; each run then
     counts ``min(0, sum_r + a_r)``. The same with the gap after r; the larger bound is kept."""
     rows, periods = x.shape
-    neg = (x < 0).ravel()
+    return _runs_bound(x.ravel(), np.repeat(np.arange(rows), periods), charge)
+
+
+def _runs_bound(x: np.ndarray, row: np.ndarray, charge: np.ndarray) -> np.ndarray:
+    """:func:`_segments_bound` on rows laid end to end: ``x`` (N,) in order, ``row`` (N,) each
+    item's row (non-decreasing), ``charge`` (R,). An item may stand for several periods (its
+    sum): runs and gaps only ever add items up."""
+    rows = len(charge)
+    out = np.full(rows, -np.inf)
+    if not len(x):
+        return np.zeros(rows)
+    neg = x < 0
     change = np.empty(neg.shape, dtype=bool)
     change[0] = True
     np.not_equal(neg[1:], neg[:-1], out=change[1:])
-    change[::periods] = True
+    change[1:] |= row[1:] != row[:-1]
     starts = np.flatnonzero(change)
-    sums = np.add.reduceat(x.ravel(), starts)
-    row = starts // periods
+    sums = np.add.reduceat(x, starts)
+    row = row[starts]
     is_neg = neg[starts]
     same_prev = np.r_[False, row[1:] == row[:-1]]
     same_next = np.r_[row[1:] == row[:-1], False]
     gap_before = np.where(same_prev, np.r_[np.inf, sums[:-1]], np.inf)
     gap_after = np.where(same_next, np.r_[sums[1:], np.inf], np.inf)
     cost = charge[row]
-    out = np.full(rows, -np.inf)
     for gap in (gap_before, gap_after):
         credit = np.minimum(0.0, sums + np.minimum(cost, gap))
         total = np.bincount(row[is_neg], weights=credit[is_neg], minlength=rows)
         out = np.maximum(out, total)
     return out
+
+
+def _prices(v: np.ndarray, usable: np.ndarray, length: np.ndarray, over: np.ndarray) -> np.ndarray:
+    """Each row's price for :func:`_lower_bounds` (R,): the one that (nearly) maximises the
+    Lagrangian bound on the whole schedule, ``p L - p o + segments bound of (v - p)`` with
+    charge ``p o``, found on a grid refined a few times between the m-th and the
+    ``_PRICE_TOP`` x m-th cheapest usable period (m: the one-block run). Any price gives a
+    valid bound; this one only makes it tight. The search runs on each row's periods below
+    the top price, the others summed into one item per stretch (they never pay)."""
+    rows, periods = v.shape
+    pool = np.where(usable, v, np.inf)
+    m = int(np.ceil(float(np.max(length, initial=1.0))))
+    ranks = sorted({min(periods - 1, max(0, m - 1)), min(periods - 1, _PRICE_TOP * m - 1)})
+    bracket = np.partition(pool, ranks, axis=1)[:, ranks]
+    top = np.max(np.where(usable, v, -np.inf), axis=1, initial=-np.inf)
+    top = np.where(np.isfinite(top), top, 0.0)
+    bracket = np.where(np.isfinite(bracket), bracket, top[:, None])
+    low, high = bracket[:, 0], bracket[:, -1]
+    # items: every period below the top price alone; each stretch of other usable periods
+    # summed (sum of v, count); each stretch of unusable ones a barrier no block crosses
+    cand = usable & (v < high[:, None])
+    kind = np.where(cand, 0, np.where(usable, 1, 2)).ravel()
+    flag = np.empty(kind.shape, dtype=bool)
+    flag[0] = True
+    np.not_equal(kind[1:], kind[:-1], out=flag[1:])
+    flag |= kind == 0
+    flag[::periods] = True
+    starts = np.flatnonzero(flag)
+    sums = np.add.reduceat(np.where(usable, v, 0.0).ravel(), starts)
+    counts = np.add.reduceat(usable.ravel().astype(float), starts)
+    barrier = kind[starts] == 2
+    sums[barrier], counts[barrier] = np.inf, 0.0
+    row = starts // periods
+    grid = _PRICE_GRID
+    stack_row = (np.arange(grid)[:, None] * rows + row[None, :]).ravel()
+    for _ in range(_PRICE_ROUNDS):
+        p = low[:, None] + (high - low)[:, None] * np.linspace(0.0, 1.0, grid)[None, :]
+        x = sums[None, :] - p.T[:, row] * counts[None, :]  # (grid, items)
+        charge = np.maximum(p.T * over[None, :], 0.0).ravel()
+        with np.errstate(invalid="ignore"):
+            bound = _runs_bound(x.ravel(), stack_row, charge).reshape(grid, rows).T
+        bound = bound + p * (length - over)[:, None]
+        bound = np.where(np.isnan(bound), -np.inf, bound)
+        best = np.argmax(bound, axis=1)
+        pick = np.arange(rows)
+        low = p[pick, np.maximum(best - 1, 0)]
+        high = p[pick, np.minimum(best + 1, grid - 1)]
+        chosen = p[pick, best]
+    return chosen
 
 
 def _lower_bounds(
@@ -433,7 +494,9 @@ def _lower_bounds(
     that holds period t costs at least ``p o`` plus the least sum of ``v - p`` over an interval
     around t; the other blocks at least :func:`_segments_bound` (a bound for any set of blocks).
     The last period's weight w is not known, so its ``w (v - p)`` is bounded by the smallest
-    value any block count gives. Several prices are tried; the largest bound holds."""
+    value any block count gives. Any price gives a valid bound; each row's is the one
+    :func:`_prices` finds nearly maximises the bound on the whole schedule (the tightest
+    there, and in practice within a few periods of the best for pruning)."""
     rows, periods = v.shape
     index = np.arange(periods)[None, :]
     finite = np.isfinite(v)
@@ -448,13 +511,7 @@ def _lower_bounds(
     cum_n = np.zeros((rows, periods + 1))
     np.cumsum(whole_ok, axis=1, out=cum_n[:, 1:])
 
-    # prices: the m-th, 1.3m-th and 1.8m-th cheapest usable period (m: the one-block run)
-    pool = np.where(usable, v, np.inf)
-    m = int(np.ceil(float(np.max(length, initial=1.0))))
-    ranks = sorted({min(periods - 1, max(0, math.ceil(f * m) - 1)) for f in _PRICE_RANKS})
-    prices = np.partition(pool, ranks, axis=1)[:, ranks]
-    top = np.max(np.where(usable, v, -np.inf), axis=1, initial=-np.inf)
-    prices = np.where(np.isfinite(prices), prices, np.where(np.isfinite(top), top, 0.0)[:, None])
+    prices = _prices(v, usable, length, over)[:, None]  # one price per row
 
     best = np.full((rows, periods), -np.inf)
     for p in prices.T:
