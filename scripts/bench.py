@@ -189,7 +189,7 @@ def main() -> int:
     interruptible_search(checkpoint_minutes=5.0)
     interruptible_search(checkpoint_minutes=5.0, negative=True)
     interruptible_search(runs=1, checkpoint_minutes=60.0)
-    if args.long_jobs:  # ~50 s on a 2-core machine: the bounds leave most of a long job in
+    if args.long_jobs:  # ~30 s on a 2-core machine: the bounds leave much of a long job in
         interruptible_search(runs=1, checkpoint_minutes=5.0, job_hours=45 * 24.0, regions=1)
     return 0
 
