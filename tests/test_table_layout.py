@@ -343,3 +343,33 @@ def test_baseline_on_real_data_names_its_instance_and_warns(cli):
     warning = next(w for w in document["warnings"] if w["code"] == "baseline-other-instance")
     assert warning["ranks"] == [int(r) for r in other["rank"]]
     assert "warning: " in cli(*args).out
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_jobs_table_fits_and_keeps_names_and_figures_whole(width):
+    """`suggest --jobs`: at each width, every job's name, region, market, kg and $ are whole,
+    columns that do not fit are named, and no line is wider than the terminal."""
+    roadmap = Path(__file__).resolve().parents[1] / "samples" / "roadmap.csv"
+    text = in_terminal(width, "suggest", "--jobs", str(roadmap), "--top", "2")
+    document = json.loads(
+        subprocess.run(
+            [str(CARBONPLAN), "suggest", "--jobs", str(roadmap), "--top", "2", "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    lines = text.splitlines()
+    assert max(cell_len(line) for line in lines) <= width
+    assert "…" not in text
+    for job in document["jobs"]:
+        options = job["options"]
+        head = next(line for line in lines if line.startswith(job["name"] + " "))
+        rows = [head, *lines[lines.index(head) + 1 : lines.index(head) + len(options)]]
+        for line, option in zip(rows, options, strict=True):
+            cells = line.split()
+            assert f"{option['provider']}:{option['region']}" in cells, line
+            assert option["market"] in cells
+            assert f"{option['kgco2e']:,.2f}" in cells and f"{option['cost_usd']:,.2f}" in cells
+    if width < 120:
+        assert "not shown at this width:" in text

@@ -90,10 +90,10 @@ def render_jobs(result: JobsPlan) -> None:
 
     from recommender.jobs import totals
     from recommender.reports.records import option_records
+    from recommender.reports.views import fitted_table
 
     screen = console()
-    table = Table(title=f"{len(result.jobs)} jobs, top {result.top} each", title_justify="left")
-    for column, justify in (
+    columns = (
         ("job", "left"),
         ("#", "right"),
         ("where", "left"),
@@ -104,28 +104,44 @@ def render_jobs(result: JobsPlan) -> None:
         ("hours", "right"),
         ("kg CO2e", "right"),
         ("$", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    )
+    rows: list[list[str]] = []
+    last: list[bool] = []  # the last row of a job: a rule under it
     bests = []
     for job in result.jobs:
         records = option_records(job.plan.result.options)
         bests.append({"options": records})
         for i, option in enumerate(records):
-            table.add_row(
-                job.name if i == 0 else "",
-                str(option["rank"]),
-                f"{option['provider']}:{option['region']}",
-                (f"{option['instances']} x " if option["instances"] > 1 else "")
-                + option["instance_type"],
-                f"{option['gpus_per_instance']:g} x {option['gpu']}",
-                option["market"],
-                f"{option['gpu_hours']:,.1f}",
-                f"{option['wall_hours']:,.1f}",
-                f"{option['kgco2e']:,.2f}",
-                f"{option['cost_usd']:,.2f}",
-                end_section=i == len(records) - 1,
+            rows.append(
+                [
+                    job.name if i == 0 else "",
+                    str(option["rank"]),
+                    f"{option['provider']}:{option['region']}",
+                    (f"{option['instances']} x " if option["instances"] > 1 else "")
+                    + option["instance_type"],
+                    f"{option['gpus_per_instance']:g}x{option['gpu']}",
+                    option["market"],
+                    f"{option['gpu_hours']:,.1f}",
+                    f"{option['wall_hours']:,.1f}",
+                    f"{option['kgco2e']:,.2f}",
+                    f"{option['cost_usd']:,.2f}",
+                ]
             )
+            last.append(i == len(records) - 1)
+    table, left_out = fitted_table(
+        f"{len(result.jobs)} jobs, top {result.top} each",
+        columns,
+        rows,
+        screen.width,
+        drop=("GPU-hours", "hours", "GPUs", "instance"),
+        shrink="job",
+        sections=last,
+    )
     screen.print(table)
+    if left_out:
+        screen.print(
+            f"not shown at this width: {', '.join(left_out)} (--format csv or json has every field)"
+        )
     sums = totals(bests)
     overall = sums["best_options"]
     screen.print(

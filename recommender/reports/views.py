@@ -610,6 +610,71 @@ def _table_width(headers: list[str], rows: list[list[str]]) -> int:
     return sum(_widths(headers, rows)) + 2 * (len(headers) - 1)
 
 
+def fitted_table(
+    title: str,
+    columns: tuple[tuple[str, str], ...],
+    rows: list[list[str]],
+    width: int,
+    *,
+    drop: tuple[str, ...],
+    shrink: str,
+    sections: list[bool] | None = None,
+) -> tuple[Table, list[str]]:
+    """A table of plain cells that fits ``width`` the way the suggest table does: columns in
+    ``drop`` are left out, first to last, until it fits (then put back, last first, where
+    they still fit); as a last resort the ``shrink`` column is cut with an ellipsis. Every
+    other cell is whole, on one line. Returns the table and the columns left out."""
+    names = [c[0] for c in columns]
+
+    def fits(hidden: list[str]) -> bool:
+        keep = [i for i, n in enumerate(names) if n not in hidden]
+        return _table_width([names[i] for i in keep], [[r[i] for i in keep] for r in rows]) <= (
+            width
+        )
+
+    hidden: list[str] = []
+    for name in drop:
+        if fits(hidden):
+            break
+        hidden.append(name)
+    for name in reversed(list(hidden)):
+        if fits([h for h in hidden if h != name]):
+            hidden.remove(name)
+    keep = [i for i, n in enumerate(names) if n not in hidden]
+    headers = [names[i] for i in keep]
+    cells = [[r[i] for i in keep] for r in rows]
+    widths = _widths(headers, cells)
+    excess = _table_width(headers, cells) - width
+    table = Table(
+        title=title, title_justify="left", header_style="bold", box=_BOX, show_edge=False,
+        padding=0,
+    )  # fmt: skip
+    for j, (i, cell_width) in enumerate(zip(keep, widths, strict=True)):
+        gap = " " if j else ""
+        name, justify = columns[i]
+        if name == shrink and excess > 0:
+            table.add_column(
+                gap + name,
+                justify=justify,  # type: ignore[arg-type]
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=max(_MIN_REGION, cell_width - excess) + len(gap),
+            )
+        else:
+            table.add_column(
+                gap + name,
+                justify=justify,  # type: ignore[arg-type]
+                no_wrap=True,
+                min_width=cell_width + len(gap),
+            )
+    for k, r in enumerate(cells):
+        table.add_row(
+            *(Text(c if j == 0 else " " + c) for j, c in enumerate(r)),
+            end_section=bool(sections and sections[k] and k < len(cells) - 1),
+        )
+    return table, hidden
+
+
 def _short_instance(name: str) -> str:
     name = name.removeprefix("Standard_")  # every Azure size has it
     return name if cell_len(name) <= _SHORT_INSTANCE else name[: _SHORT_INSTANCE - 1] + "…"
