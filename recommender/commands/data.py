@@ -203,12 +203,17 @@ def _status(catalog: Any, fmt: Format) -> None:
     if fmt is not Format.table:
         emit(fmt, document, records)
         return
+    from rich import box
     from rich.table import Table
 
-    view = Table(header_style="bold")
-    for name in ("provider", "prices", "offers", "regions", "as of", "age (days)", "source"):
+    # The sources are long (repository, file, commit, notes): listed under the table, one
+    # paragraph each, so the figures stay whole at any width.
+    view = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("provider", "prices", "offers", "regions", "as of", "age (days)"):
         view.add_column(
-            name, justify="right" if name in ("offers", "regions", "age (days)") else "left"
+            name,
+            justify="right" if name in ("offers", "regions", "age (days)") else "left",
+            no_wrap=True,
         )
     for r in records:
         span = r["oldest_price_as_of"] or "-"
@@ -223,10 +228,11 @@ def _status(catalog: Any, fmt: Format) -> None:
             str(r["regions"]),
             span,
             "-" if age is None else f"{age}{' (stale)' if stale else ''}",
-            r["source"],
         )
     out = console()
     out.print(view)
+    for r in records:
+        out.print(f"{r['provider']} {r['kind']} prices: {r['source']}", markup=False)
     out.print(f"overlay: {document['overlay_dir']}")
     if limit is not None:
         out.print(
