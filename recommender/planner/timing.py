@@ -107,22 +107,35 @@ def window_costs(values: np.ndarray, length: Any, end: Any = None) -> np.ndarray
     end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
     whole, frac = _split(length_r)
     missing = ~np.isfinite(v)
-    filled = np.where(missing, 0.0, v)
+    gappy = bool(missing.any())
+    filled = np.where(missing, 0.0, v) if gappy else v
     cum = np.zeros((rows, periods + 1))
     np.cumsum(filled, axis=1, out=cum[:, 1:])
-    holes = np.zeros((rows, periods + 1), dtype=np.int64)
-    np.cumsum(missing, axis=1, out=holes[:, 1:])
     starts = np.arange(periods)[None, :]
     stop = starts + whole[:, None]  # first period after the whole ones
     touched = stop + (frac[:, None] > 0)  # first period not touched at all
     inside = (touched <= periods) & (starts + length_r[:, None] <= end_r[:, None] + _EPS)
-    stop_c = np.minimum(stop, periods)
-    touched_c = np.minimum(touched, periods)
-    cost = np.take_along_axis(cum, stop_c, axis=1) - cum[:, :periods]
-    tail = np.take_along_axis(filled, np.minimum(stop_c, periods - 1), axis=1)
-    cost = cost + np.where(frac[:, None] > 0, frac[:, None] * tail, 0.0)
-    gaps = np.take_along_axis(holes, touched_c, axis=1) - holes[:, :periods]
-    ok = inside & (gaps == 0) & (length_r[:, None] > 0)
+    ok = inside & (length_r[:, None] > 0)
+    if rows and (whole == whole[0]).all() and (frac == frac[0]).all():
+        # one length for every row (the usual case): the stops are column shifts
+        w, f = int(min(whole[0], periods)), float(frac[0])
+        cost = np.empty((rows, periods))
+        n = min(periods, periods + 1 - w)  # starts whose whole periods end by the last
+        np.subtract(cum[:, w : w + n], cum[:, :n], out=cost[:, :n])
+        cost[:, n:] = np.inf  # ends past the data: not inside
+        if f > 0:
+            tail_at = np.minimum(np.arange(periods) + w, periods - 1)
+            cost += f * filled[:, tail_at]
+    else:
+        stop_c = np.minimum(stop, periods)
+        cost = np.take_along_axis(cum, stop_c, axis=1) - cum[:, :periods]
+        tail = np.take_along_axis(filled, np.minimum(stop_c, periods - 1), axis=1)
+        cost = cost + np.where(frac[:, None] > 0, frac[:, None] * tail, 0.0)
+    if gappy:
+        holes = np.zeros((rows, periods + 1), dtype=np.int64)
+        np.cumsum(missing, axis=1, out=holes[:, 1:])
+        touched_c = np.minimum(touched, periods)
+        ok &= np.take_along_axis(holes, touched_c, axis=1) == holes[:, :periods]
     return np.where(ok, cost, np.inf)
 
 
@@ -241,15 +254,15 @@ def _states(length: np.ndarray, over: np.ndarray, most: np.ndarray, periods: int
     return int(sum(max(0, int(need[j]) - j + 1) for j in range(1, len(need))))
 
 
-def _most_blocks(
-    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, bound: np.ndarray
+def _block_floors(
+    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray
 ) -> np.ndarray:
-    """The most blocks an optimal schedule of each row can have (0: none fits).
+    """A lower bound on the cost of each row's k-block schedules, k = 1..(T + 1) // 2 (R x K;
+    inf where no k-block schedule fits).
 
     k blocks need ``ceil(run_k) - 1 >= k - 1`` whole periods and ``2k - 1`` periods in all;
     and a k-block schedule runs ``run_k`` periods, so it costs at least the cheapest
-    ``run_k`` of capacity (fractional knapsack, valid for any sign): where that is not below
-    ``bound`` (a cost some schedule reaches) more blocks cannot be strictly cheaper."""
+    ``run_k`` of capacity (fractional knapsack, valid for any sign)."""
     rows, periods = v.shape
     cap = np.clip(end[:, None] - np.arange(periods)[None, :], 0.0, 1.0)
     cap = np.where(np.isfinite(v), cap, 0.0)
@@ -262,20 +275,37 @@ def _most_blocks(
     spent = np.where(c > 0, c * np.take_along_axis(v, order, axis=1), 0.0)
     cost = np.concatenate((np.zeros((rows, 1)), np.cumsum(spent, axis=1)), axis=1)
     size = np.concatenate((np.zeros((rows, 1)), np.cumsum(c, axis=1)), axis=1)
-    out = np.zeros(rows, dtype=np.int64)
+    out = np.full((rows, limit), np.inf)
     for r in range(rows):
-        if not length[r] > 0:
-            continue
-        lower = np.interp(run[r], size[r], cost[r])
-        tol = _REL_TIE * (abs(bound[r]) + 1.0) if np.isfinite(bound[r]) else 0.0
-        ok = possible[r] & (lower < bound[r] - tol)
-        if ok.any():
-            out[r] = int(np.flatnonzero(ok)[-1]) + 1
+        if length[r] > 0:
+            out[r] = np.where(possible[r], np.interp(run[r], size[r], cost[r]), np.inf)
     return out
 
 
+def _pays(floors: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Where a k-block schedule could cost strictly less than ``bound`` (R x K): its floor is
+    below the bound by more than the tie tolerance."""
+    tol = np.where(np.isfinite(bound), _REL_TIE * (np.abs(bound) + 1.0), 0.0)
+    return floors < (bound - tol)[:, None]
+
+
+def _most_blocks(floors: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """The most blocks an optimal schedule of each row can have (0: none fits), from
+    :func:`_block_floors`: where a k-block floor is not below ``bound`` (a cost some schedule
+    reaches) more blocks cannot be strictly cheaper."""
+    ok = _pays(floors, bound)
+    limit = floors.shape[1]
+    return np.where(ok.any(axis=1), limit - np.argmax(ok[:, ::-1], axis=1), 0).astype(np.int64)
+
+
 def _exact(
-    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, most: np.ndarray
+    v: np.ndarray,
+    length: np.ndarray,
+    end: np.ndarray,
+    over: np.ndarray,
+    most: np.ndarray,
+    floors: np.ndarray | None = None,
+    bound: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cheapest schedule of each row with at most ``most`` blocks (see
     :func:`best_interruptible` for the model): weights (R x T) and blocks (0: none fits).
@@ -287,7 +317,12 @@ def _exact(
     or start block j after a gap of at least one period). The job's last period, of weight
     w_k, then either extends block k (``A[k, m_k][p - 1] + w_k v[p]``) or is block k on its
     own (``P[k - 1, m_k][p - 2] + w_k v[p]``). Two bits per state (started here; running
-    minimum improved here) let each row's schedule be traced back."""
+    minimum improved here) let each row's schedule be traced back.
+
+    With ``floors`` (:func:`_block_floors`) and ``bound``, a row leaves the programme before
+    layer j once no schedule of j or more blocks can cost strictly less than the least of
+    ``bound`` and the best schedule it has so far (layer j only ever feeds schedules of j or
+    more blocks), so ``most`` may be generous: the layers a row does not need are not run."""
     rows, periods = v.shape
     weights = np.zeros((rows, periods))
     chosen = np.zeros(rows, dtype=np.int64)
@@ -299,49 +334,86 @@ def _exact(
     last_v = np.where(np.isfinite(v), v, np.inf)
     whole, part, need = _layers(length, over, most, periods)
     live = np.arange(1, kmax + 2)[None, :] <= most[:, None]
+    blocks = np.arange(1, kmax + 1)[None, :]
+    reach = (blocks <= most[:, None]) & (
+        _pays(floors[:, :kmax], bound) if floors is not None and bound is not None else True
+    )
 
     best = np.full(rows, np.inf)
     final: list[tuple[int, int, int]] = [(0, 0, -1)] * rows  # (k, kind 0 adjacent 1 alone, u)
     started: dict[tuple[int, int], np.ndarray] = {}
     improved: dict[tuple[int, int], np.ndarray] = {}
+    at: dict[int, np.ndarray] = {}  # per layer: each row's position among its rows (-1: gone)
+    act = np.arange(rows)  # the rows still in the programme
 
-    def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray) -> None:
-        # cost: (R, T) by the last period p; the earliest p wins within a row, fewer blocks
-        # win across (k grows), within the tie tolerance
-        if not rows_k.any():
+    # (k, kind, c) where some row's last period can end a k-block schedule after c whole ones
+    kk, rr = np.nonzero(live.T)
+    ends = {(int(k) + 1, 0, int(whole[r, k])) for k, r in zip(kk, rr, strict=True)}
+    ends |= {(k, 1, c) for k, _, c in ends}
+
+    def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray, c: int) -> None:
+        # cost: (A, T) by the last period p for the active rows; the earliest p wins within a
+        # row, fewer blocks win across (k grows), within the tie tolerance
+        if (k, kind, c) not in ends:
             return
-        w = part[:, k - 1]
-        fits = (index[None, :] + w[:, None] <= end[:, None] + _EPS) & rows_k[:, None]
-        total = np.where(fits, cost + w[:, None] * last_v, np.inf)
+        sel = np.flatnonzero(rows_k[act])
+        if not len(sel):
+            return
+        r_all = act[sel]
+        w = part[r_all, k - 1]
+        fits = index[None, :] + w[:, None] <= end[r_all, None] + _EPS
+        total = np.where(fits, cost[sel] + w[:, None] * last_v[sel], np.inf)
         total = np.where(np.isnan(total), np.inf, total)
         p = np.argmin(total, axis=1)
-        value = total[np.arange(rows), p]
-        tol = _REL_TIE * (np.abs(np.where(np.isfinite(best), best, 0.0)) + 1.0)
-        for r in np.flatnonzero(np.isfinite(value) & (value < best - tol)):
-            best[r] = value[r]
-            final[r] = (k, kind, int(p[r]))
+        value = total[np.arange(len(sel)), p]
+        old = best[r_all]
+        tol = _REL_TIE * (np.abs(np.where(np.isfinite(old), old, 0.0)) + 1.0)
+        for i in np.flatnonzero(np.isfinite(value) & (value < old - tol)):
+            best[r_all[i]] = value[i]
+            final[r_all[i]] = (k, kind, int(p[i]))
 
     # arrays by period u carry two leading columns of inf: column u + 2 is period u, so the
     # period before (extend) and the one two before (after a gap) are views, not copies
-    pad = np.full((rows, 2), np.inf)
     # a job that fits in its last period alone: no whole periods, one block
-    finish(np.zeros((rows, periods)), 1, 1, live[:, 0] & (whole[:, 0] == 0))
+    finish(np.zeros((rows, periods)), 1, 1, live[:, 0] & (whole[:, 0] == 0), 0)
     previous: dict[int, np.ndarray] = {}  # P[j - 1, c] by c, padded
+    ones = zeros = np.zeros((0, periods), dtype=bool)  # shared trace bits: all set, none set
     for j in range(1, kmax + 1):
+        if floors is not None and bound is not None and j > 1:
+            # rows where j or more blocks could still beat the best so far stay
+            cap = np.minimum(bound[act], best[act])
+            tol = np.where(np.isfinite(cap), _REL_TIE * (np.abs(cap) + 1.0), 0.0)
+            stay = (reach[act, j - 1 :] & (floors[act, j - 1 : kmax] < (cap - tol)[:, None])).any(
+                axis=1
+            )
+            if not stay.all():
+                keep = np.flatnonzero(stay)
+                if not len(keep):
+                    break
+                act = act[keep]
+                previous = {c: p[keep] for c, p in previous.items()}
+                whole_v, last_v = whole_v[keep], last_v[keep]
+                need = _layers(length[act], over[act], most[act], periods)[2]
+        n = len(act)
+        if n != len(ones):
+            ones, zeros = np.ones((n, periods), dtype=bool), np.zeros((n, periods), dtype=bool)
+        pos = np.full(rows, -1, dtype=np.int64)
+        pos[act] = np.arange(n)
+        at[j] = pos
         current: dict[int, np.ndarray] = {}
         a = np.empty(0)
         for c in range(j, int(need[j]) + 1):
             after_gap: np.ndarray | None
             if j == 1:
-                after_gap = np.zeros((rows, periods)) if c == 1 else None
+                after_gap = np.zeros((n, periods)) if c == 1 else None
             else:
                 low = previous.get(c - 1)
                 after_gap = None if low is None else low[:, :-2]
-            nxt = np.empty((rows, periods + 2))
-            nxt[:, :2] = pad
+            nxt = np.empty((n, periods + 2))
+            nxt[:, :2] = np.inf
             body = nxt[:, 2:]
             if c == j:  # every block so far one period long: block j starts here
-                new = np.ones((rows, periods), dtype=bool)
+                new = ones
                 if after_gap is None:
                     body[:] = np.inf
                 else:
@@ -349,7 +421,7 @@ def _exact(
             else:
                 extend = a[:, 1:-1]
                 if after_gap is None:
-                    new = np.zeros((rows, periods), dtype=bool)
+                    new = zeros
                     np.add(whole_v, extend, out=body)
                 else:
                     new = after_gap < extend
@@ -361,10 +433,11 @@ def _exact(
             improved[(j, c)] = body < run_min[:, 1:-1]
             current[c] = run_min
             # the last period extends block j
-            finish(a[:, 1:-1], j, 0, live[:, j - 1] & (whole[:, j - 1] == c))
+            if (j, 0, c) in ends:
+                finish(a[:, 1:-1], j, 0, live[:, j - 1] & (whole[:, j - 1] == c), c)
             # the last period is block j + 1 on its own
-            if j < kmax:
-                finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c))
+            if j < kmax and (j + 1, 1, c) in ends:
+                finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c), c)
         previous = current
 
     for r in np.flatnonzero(np.isfinite(best)):
@@ -375,13 +448,13 @@ def _exact(
         j = k if kind == 0 else k - 1
         u = p - 1 if kind == 0 else -1
         if kind == 1 and j > 0:  # the best earlier end of j blocks, at most p - 2
-            u = int(np.flatnonzero(improved[(j, c)][r, : p - 1])[-1])
+            u = int(np.flatnonzero(improved[(j, c)][at[j][r], : p - 1])[-1])
         while j > 0:
             weights[r, u] = 1.0
-            if started[(j, c)][r, u]:
+            if started[(j, c)][at[j][r], u]:
                 j, c = j - 1, c - 1
                 if j > 0:
-                    u = int(np.flatnonzero(improved[(j, c)][r, : u - 1])[-1])
+                    u = int(np.flatnonzero(improved[(j, c)][at[j][r], : u - 1])[-1])
             else:
                 c, u = c - 1, u - 1
     return weights, chosen
@@ -389,8 +462,10 @@ def _exact(
 
 def _last_weights(length: np.ndarray, over: np.ndarray, periods: int) -> tuple[np.ndarray, ...]:
     """The least and the greatest weight the last period can have, over every block count."""
-    _, _, part = _partial_runs(length, over, max(1, (periods + 1) // 2))
-    return part.min(axis=1), part.max(axis=1)
+    pairs, inverse = np.unique(np.stack((length, over), axis=1), axis=0, return_inverse=True)
+    _, _, part = _partial_runs(pairs[:, 0], pairs[:, 1], max(1, (periods + 1) // 2))
+    inverse = inverse.reshape(-1)  # rows share a few (length, overhead) pairs: once each
+    return part.min(axis=1)[inverse], part.max(axis=1)[inverse]
 
 
 def _segments_bound(x: np.ndarray, charge: np.ndarray) -> np.ndarray:
@@ -500,7 +575,12 @@ def _lower_bounds(
     rows, periods = v.shape
     index = np.arange(periods)[None, :]
     finite = np.isfinite(v)
-    whole_ok = finite & (index + 1 <= end[:, None] + _EPS)
+    complete = bool(finite.all())  # no gaps (the usual case): shortcuts, the same values
+    # periods that can be used whole: a prefix of each row where it has no gaps
+    whole_n = np.clip(np.floor(end + _EPS), 0, periods)
+    whole_ok = index < whole_n[:, None]
+    if not complete:
+        whole_ok &= finite
     w_lo, w_hi = _last_weights(length, over, periods)
     w_top = np.minimum(w_hi[:, None], end[:, None] - index + _EPS)
     last_ok = finite & (w_top + _EPS >= w_lo[:, None])
@@ -508,15 +588,18 @@ def _lower_bounds(
     filled = np.where(whole_ok, v, 0.0)
     cum_v = np.zeros((rows, periods + 1))
     np.cumsum(filled, axis=1, out=cum_v[:, 1:])
-    cum_n = np.zeros((rows, periods + 1))
-    np.cumsum(whole_ok, axis=1, out=cum_n[:, 1:])
+    if complete:
+        cum_n = np.minimum(np.arange(periods + 1, dtype=float)[None, :], whole_n[:, None])
+    else:
+        cum_n = np.zeros((rows, periods + 1))
+        np.cumsum(whole_ok, axis=1, out=cum_n[:, 1:])
 
     prices = _prices(v, usable, length, over)[:, None]  # one price per row
 
     best = np.full((rows, periods), -np.inf)
     for p in prices.T:
         charge = p * over
-        gain = np.where(finite, v - p[:, None], 0.0)
+        gain = v - p[:, None] if complete else np.where(finite, v - p[:, None], 0.0)
         g = np.where(whole_ok, gain, 0.0)  # v - p of a whole period (0 where none can be)
         w = np.where(gain < 0, w_top, w_lo[:, None])
         h = np.where(last_ok, w * gain, 0.0)  # at most the last period's w (v - p)
@@ -618,18 +701,33 @@ def _solve_packed(
         step = max(1, _TRACE_BYTES // per_row)
         for i in range(0, len(todo), step):
             chunk = todo[i : i + step]
-            w, blocks = _exact(v[chunk], length[chunk], end[chunk], over[chunk], most[chunk])
+            w, blocks = _exact(
+                v[chunk],
+                length[chunk],
+                end[chunk],
+                over[chunk],
+                most[chunk],
+                floors[chunk],
+                bound[chunk],
+            )
             best_w[chunk] = w
             best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
 
     # The work grows with the number of blocks searched, and the bound given is loose on it
-    # (with a long overhead, hundreds of blocks "might" pay). So search few blocks first; the
-    # cost found is a schedule's, a tighter bound: rows where more blocks could still cost as
-    # little are searched again with that many.
-    most = _most_blocks(v, length, end, over, bound)
-    first = np.minimum(most, _FIRST_BLOCKS)
+    # (with a long overhead, hundreds of blocks "might" pay). Within one programme a row stops
+    # as soon as its best so far rules out more blocks; but where the overhead is longer than
+    # a period, the whole periods of early layers grow with the blocks allowed, so few blocks
+    # are searched first; the cost found is a schedule's, a tighter bound: rows where more
+    # blocks could still cost as little are searched again with that many.
+    floors = _block_floors(v, length, end, over)
+    most = _most_blocks(floors, bound)
+    # an overhead of at most one period: the whole periods each layer needs do not grow with
+    # the blocks allowed, so every block count that can pay is searched in one programme that
+    # drops each row as soon as more blocks cannot beat what it has
+    lazy = over <= 1.0
+    first = np.where(lazy, most, np.minimum(most, _FIRST_BLOCKS))
     solve(np.flatnonzero(first >= 1), first)
-    again = _most_blocks(v, length, end, over, np.minimum(bound, best_sum))
+    again = _most_blocks(floors, np.minimum(bound, best_sum))
     wider = np.flatnonzero((again > first) & (most > first))
     if len(wider):
         solve(wider, np.where(np.isin(np.arange(rows), wider), np.minimum(again, most), 0))
