@@ -582,43 +582,52 @@ def _lower_bounds(
     if not complete:
         whole_ok &= finite
     w_lo, w_hi = _last_weights(length, over, periods)
-    w_top = np.minimum(w_hi[:, None], end[:, None] - index + _EPS)
-    last_ok = finite & (w_top + _EPS >= w_lo[:, None])
+    w_top = (end + _EPS)[:, None] - index
+    np.minimum(w_top, w_hi[:, None], out=w_top)
+    last_ok = w_top + _EPS >= w_lo[:, None]
+    if not complete:
+        last_ok &= finite
     usable = whole_ok | last_ok
-    filled = np.where(whole_ok, v, 0.0)
-    cum_v = np.zeros((rows, periods + 1))
-    np.cumsum(filled, axis=1, out=cum_v[:, 1:])
-    if complete:
-        cum_n = np.minimum(np.arange(periods + 1, dtype=float)[None, :], whole_n[:, None])
-    else:
-        cum_n = np.zeros((rows, periods + 1))
-        np.cumsum(whole_ok, axis=1, out=cum_n[:, 1:])
+    # the masks are all set on complete data before every row's end: skip them there
+    all_whole, all_last = bool(whole_ok.all()), bool(last_ok.all())
+    all_usable = all_whole or bool(usable.all())
 
-    prices = _prices(v, usable, length, over)[:, None]  # one price per row
-
-    best = np.full((rows, periods), -np.inf)
-    for p in prices.T:
-        charge = p * over
-        gain = v - p[:, None] if complete else np.where(finite, v - p[:, None], 0.0)
-        g = np.where(whole_ok, gain, 0.0)  # v - p of a whole period (0 where none can be)
-        w = np.where(gain < 0, w_top, w_lo[:, None])
-        h = np.where(last_ok, w * gain, 0.0)  # at most the last period's w (v - p)
-        least = np.minimum(g, h)  # at most what the period adds in any role
-        cum = cum_v - p[:, None] * cum_n  # sum of g over [0, t)
-        # the block around t: from its start a <= t (sum of g over [a, t)) ...
-        left = cum[:, :-1] - np.maximum.accumulate(cum[:, :-1], axis=1)
-        # ... and after t, up to a last period b > t: sum of g over (t, b) plus least[b]
-        tail = np.minimum.accumulate((cum[:, :-1] + least)[:, ::-1], axis=1)[:, ::-1]
-        right = np.minimum(
-            0.0, np.concatenate((tail[:, 1:], np.full((rows, 1), np.inf)), 1) - cum[:, 1:]
-        )
-        own = np.minimum(np.where(whole_ok, g + right, np.inf), np.where(last_ok, h, np.inf))
-        others = np.where(
-            charge >= 0,
-            _segments_bound(np.where(usable, least, np.inf), np.maximum(charge, 0.0)),
-            np.where(usable, np.minimum(0.0, least + charge[:, None]), 0.0).sum(axis=1),
-        )
-        np.maximum(best, (p * length + others)[:, None] + left + own, out=best)
+    p = _prices(v, usable, length, over)  # one price per row
+    charge = p * over
+    gain = v - p[:, None] if complete else np.where(finite, v - p[:, None], 0.0)
+    g = gain if all_whole else np.where(whole_ok, gain, 0.0)  # v - p of a whole period
+    w = np.where(gain < 0, w_top, w_lo[:, None])
+    w *= gain
+    h = w if all_last else np.where(last_ok, w, 0.0)  # at most the last period's w (v - p)
+    least = np.minimum(g, h)  # at most what the period adds in any role
+    cum = np.zeros((rows, periods + 1))  # sum of g over [0, t)
+    np.cumsum(g, axis=1, out=cum[:, 1:])
+    # the block around t: from its start a <= t (sum of g over [a, t)) ...
+    left = np.maximum.accumulate(cum[:, :-1], axis=1)
+    np.subtract(cum[:, :-1], left, out=left)
+    # ... and after t, up to a last period b > t: sum of g over (t, b) plus least[b]
+    tail = np.add(cum[:, :-1], least)[:, ::-1]
+    np.minimum.accumulate(tail, axis=1, out=tail)
+    tail = tail[:, ::-1]
+    own = np.empty((rows, periods))
+    np.subtract(tail[:, 1:], cum[:, 1:-1], out=own[:, :-1])
+    own[:, -1] = np.inf
+    np.minimum(own, 0.0, out=own)
+    own += g  # the period whole, then the best continuation
+    if not all_whole:
+        own[~whole_ok] = np.inf
+    np.minimum(own, h if all_last else np.where(last_ok, h, np.inf), out=own)
+    others = np.where(
+        charge >= 0,
+        _segments_bound(
+            least if all_usable else np.where(usable, least, np.inf), np.maximum(charge, 0.0)
+        ),
+        np.where(usable, np.minimum(0.0, least + charge[:, None]), 0.0).sum(axis=1),
+    )
+    best = np.add((p * length + others)[:, None], left, out=left)
+    best += own
+    if all_usable:
+        return best
     return np.where(usable, best, np.inf)
 
 
