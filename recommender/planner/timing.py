@@ -361,9 +361,13 @@ def _exact(
             return
         r_all = act[sel]
         w = part[r_all, k - 1]
-        fits = index[None, :] + w[:, None] <= end[r_all, None] + _EPS
-        total = np.where(fits, cost[sel] + w[:, None] * last_v[sel], np.inf)
-        total = np.where(np.isnan(total), np.inf, total)
+        # the last p with p + w <= end (+ eps), as that test decides it at the boundary
+        room = end[r_all] + _EPS
+        lim = np.floor(room - w)
+        lim += lim + 1 + w <= room
+        lim -= lim + w > room
+        total = cost[sel] + w[:, None] * last_v[sel]  # never NaN: no -inf anywhere
+        total[index[None, :] > lim[:, None]] = np.inf
         p = np.argmin(total, axis=1)
         value = total[np.arange(len(sel)), p]
         old = best[r_all]
@@ -775,8 +779,6 @@ def best_interruptible(
     end_r = np.minimum(_per_row(end, rows, float(periods)), periods)
     over = np.maximum(_per_row(overhead, rows), 0.0)
     contiguous = best_contiguous(v, length_r, end_r)
-    base_w = contiguous_weights(periods, contiguous.start, length_r)
-    base_w = np.where(contiguous.feasible[:, None], base_w, 0.0)
     filled = np.where(np.isfinite(v), v, 0.0)
     base_sum = np.where(contiguous.feasible, contiguous.sum, np.inf)
     best_w = np.zeros_like(v)
@@ -813,7 +815,10 @@ def best_interruptible(
 
     tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
     use_split = np.isfinite(best_sum) & (best_sum < base_sum - tolerance)
-    weights = np.where(use_split[:, None], best_w, base_w)
+    weights = best_w
+    kept = np.flatnonzero(~use_split & contiguous.feasible)  # rows that keep the window
+    weights[~use_split] = 0.0
+    weights[kept] = contiguous_weights(periods, contiguous.start[kept], length_r[kept])
     total = np.where(use_split, best_sum, contiguous.sum)
     pauses = np.maximum(_blocks(weights) - 1, 0)
     return Schedule(
