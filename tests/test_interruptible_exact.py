@@ -259,3 +259,29 @@ def test_rows_at_a_floor_equal_the_full_search(seed, overhead, length):
     np.testing.assert_array_equal(ours.pauses, full.pauses)
     finite = np.isfinite(full.sum)
     np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.sampled_from([5 / 60, 0.25, 1.0, 1.5]),
+    st.floats(min_value=3.0, max_value=16.0),
+)
+def test_complete_rows_of_one_length_equal_the_full_search(seed, overhead, length):
+    """Rows with no missing data, one length and one overhead (the case the search takes
+    shortcuts on: every period usable, the window costs by column shifts), daily cycles of
+    different depths so that the rows need different numbers of blocks and leave the
+    programme at different layers."""
+    from interruptible_reference import best_interruptible as full_search
+
+    rng = np.random.default_rng(seed)
+    periods = 200
+    hours = np.arange(periods)
+    depth = rng.uniform(5.0, 120.0, (6, 1))
+    walk = 200 + depth * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 10, (6, periods)).cumsum(1)
+    v = 10.0 + np.abs(walk - 10.0)
+    ours = best_interruptible(v, length, None, overhead)
+    full = full_search(v, length, None, overhead)
+    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(ours.pauses, full.pauses)
+    np.testing.assert_allclose(ours.finish, full.finish, atol=1e-9)
