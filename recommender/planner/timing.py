@@ -513,6 +513,35 @@ def _runs_bound(x: np.ndarray, row: np.ndarray, charge: np.ndarray) -> np.ndarra
     return out
 
 
+def _smallest(a: np.ndarray, ranks: list[int]) -> np.ndarray:
+    """Each row's values at these 0-based ranks in sorted order (R x len(ranks)): what
+    ``np.partition(a, ranks, axis=1)[:, ranks]`` gives, for a few small ranks of long rows
+    without partitioning every period. The k-th smallest is at most the k-th smallest of the
+    minima of any k + 1 disjoint groups of periods, so only the periods at or under that are
+    sorted."""
+    rows, n = a.shape
+    top = max(ranks)
+    size = n // (4 * (top + 1))  # groups of this many periods: 4 x (top + 1) groups or more
+    if size < 4 or not rows:
+        return np.partition(a, ranks, axis=1)[:, ranks]
+    groups = n // size
+    minima = a[:, : groups * size].reshape(rows, groups, size).min(axis=2)
+    cap = np.partition(minima, top, axis=1)[:, top]
+    out = np.empty((rows, len(ranks)))
+    odd = ~np.isfinite(cap)  # NaN or inf among the minima: the plain way
+    if odd.any():
+        out[odd] = np.partition(a[odd], ranks, axis=1)[:, ranks]
+    rest = np.flatnonzero(~odd)
+    if len(rest):
+        sub = a if len(rest) == rows else a[rest]
+        r, t = np.nonzero(sub <= cap[rest, None])  # top + 1 or more per row
+        vals = sub[r, t]
+        order = np.lexsort((vals, r))
+        first = np.searchsorted(r, np.arange(len(rest)))  # r is sorted: each row's start
+        out[rest] = vals[order][first[:, None] + np.asarray(ranks)[None, :]]
+    return out
+
+
 def _prices(v: np.ndarray, usable: np.ndarray, length: np.ndarray, over: np.ndarray) -> np.ndarray:
     """Each row's price for :func:`_lower_bounds` (R,): the one that (nearly) maximises the
     Lagrangian bound on the whole schedule, ``p L - p o + segments bound of (v - p)`` with
@@ -792,7 +821,7 @@ def best_interruptible(
         lower = _lower_bounds(sub, length_r[todo], end_r[todo], over[todo])
         # first search: the periods with the least bounds
         seed_n = min(span, _SEED_PERIODS * math.ceil(float(length_r[todo].max())) + 8)
-        cut = np.partition(lower, seed_n - 1, axis=1)[:, seed_n - 1] if span else np.zeros(0)
+        cut = _smallest(lower, [seed_n - 1])[:, 0] if span else np.zeros(0)
         seed = np.isfinite(lower) & (lower <= cut[:, None])
         w, total = _search(sub, length_r[todo], end_r[todo], over[todo], seed, base_sum[todo])
         upper = np.minimum(base_sum[todo], total)
