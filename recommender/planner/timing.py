@@ -480,14 +480,16 @@ def _segments_bound(x: np.ndarray, charge: np.ndarray) -> np.ndarray:
     once and every gap between them in full, so crediting run r with
     ``a_r = min(charge, gap before r)`` never credits more than the block pays; each run then
     counts ``min(0, sum_r + a_r)``. The same with the gap after r; the larger bound is kept."""
-    rows, periods = x.shape
-    return _runs_bound(x.ravel(), np.repeat(np.arange(rows), periods), charge)
+    return _runs_bound(x.ravel(), None, charge, x.shape[1])
 
 
-def _runs_bound(x: np.ndarray, row: np.ndarray, charge: np.ndarray) -> np.ndarray:
+def _runs_bound(
+    x: np.ndarray, row: np.ndarray | None, charge: np.ndarray, width: int = 0
+) -> np.ndarray:
     """:func:`_segments_bound` on rows laid end to end: ``x`` (N,) in order, ``row`` (N,) each
-    item's row (non-decreasing), ``charge`` (R,). An item may stand for several periods (its
-    sum): runs and gaps only ever add items up."""
+    item's row (non-decreasing), ``charge`` (R,); or ``row`` None and every row ``width``
+    items. An item may stand for several periods (its sum): runs and gaps only ever add items
+    up."""
     rows = len(charge)
     out = np.full(rows, -np.inf)
     if not len(x):
@@ -496,10 +498,13 @@ def _runs_bound(x: np.ndarray, row: np.ndarray, charge: np.ndarray) -> np.ndarra
     change = np.empty(neg.shape, dtype=bool)
     change[0] = True
     np.not_equal(neg[1:], neg[:-1], out=change[1:])
-    change[1:] |= row[1:] != row[:-1]
+    if row is None:
+        change[::width] = True
+    else:
+        change[1:] |= row[1:] != row[:-1]
     starts = np.flatnonzero(change)
     sums = np.add.reduceat(x, starts)
-    row = row[starts]
+    row = starts // width if row is None else row[starts]
     is_neg = neg[starts]
     same_prev = np.r_[False, row[1:] == row[:-1]]
     same_next = np.r_[row[1:] == row[:-1], False]
