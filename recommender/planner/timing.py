@@ -620,21 +620,26 @@ def _lower_bounds(
     if not complete:
         whole_ok &= finite
     w_lo, w_hi = _last_weights(length, over, periods)
-    w_top = (end + _EPS)[:, None] - index
-    np.minimum(w_top, w_hi[:, None], out=w_top)
-    last_ok = w_top + _EPS >= w_lo[:, None]
+    # the most the last period can weigh (w_hi, but less within w_hi of the end): before
+    # column `head` every row's is w_hi, with a margin of a period, and any weight fits
+    head = int(np.clip(np.floor(np.min(end + _EPS - w_hi, initial=periods)) - 1, 0, periods))
+    w_top = np.minimum((end + _EPS)[:, None] - index[:, head:], w_hi[:, None])  # from head
+    last_ok = np.ones((rows, periods), dtype=bool)
+    np.greater_equal(w_top + _EPS, w_lo[:, None], out=last_ok[:, head:])
     if not complete:
         last_ok &= finite
     usable = whole_ok | last_ok
     # the masks are all set on complete data before every row's end: skip them there
-    all_whole, all_last = bool(whole_ok.all()), bool(last_ok.all())
+    all_whole = bool(whole_ok.all())
+    all_last = bool(last_ok.all()) if not complete else bool(last_ok[:, head:].all())
     all_usable = all_whole or bool(usable.all())
 
     p = _prices(v, usable, length, over)  # one price per row
     charge = p * over
     gain = v - p[:, None] if complete else np.where(finite, v - p[:, None], 0.0)
     g = gain if all_whole else np.where(whole_ok, gain, 0.0)  # v - p of a whole period
-    w = np.where(gain < 0, w_top, w_lo[:, None])
+    w = np.where(gain < 0, w_hi[:, None], w_lo[:, None])
+    w[:, head:] = np.where(gain[:, head:] < 0, w_top, w_lo[:, None])
     w *= gain
     h = w if all_last else np.where(last_ok, w, 0.0)  # at most the last period's w (v - p)
     least = np.minimum(g, h)  # at most what the period adds in any role
@@ -655,13 +660,15 @@ def _lower_bounds(
     if not all_whole:
         own[~whole_ok] = np.inf
     np.minimum(own, h if all_last else np.where(last_ok, h, np.inf), out=own)
-    others = np.where(
-        charge >= 0,
-        _segments_bound(
-            least if all_usable else np.where(usable, least, np.inf), np.maximum(charge, 0.0)
-        ),
-        np.where(usable, np.minimum(0.0, least + charge[:, None]), 0.0).sum(axis=1),
+    others = _segments_bound(
+        least if all_usable else np.where(usable, least, np.inf), np.maximum(charge, 0.0)
     )
+    # a negative price (rows with negative data): every usable period on its own, charged
+    neg = np.flatnonzero(charge < 0)  # only these rows (a pass over all of them: ~4 ms)
+    if len(neg):
+        others[neg] = np.where(
+            usable[neg], np.minimum(0.0, least[neg] + charge[neg, None]), 0.0
+        ).sum(axis=1)
     best = np.add((p * length + others)[:, None], left, out=left)
     best += own
     if all_usable:
