@@ -555,18 +555,20 @@ def _prices(v: np.ndarray, usable: np.ndarray, length: np.ndarray, over: np.ndar
     valid bound; this one only makes it tight. The search runs on each row's periods below
     the top price, the others summed into one item per stretch (they never pay)."""
     rows, periods = v.shape
-    pool = np.where(usable, v, np.inf)
+    every = bool(usable.all())  # usable periods have data: then v is the pool as it is
+    pool = v if every else np.where(usable, v, np.inf)
     m = int(np.ceil(float(np.max(length, initial=1.0))))
     ranks = sorted({min(periods - 1, max(0, m - 1)), min(periods - 1, _PRICE_TOP * m - 1)})
-    bracket = np.partition(pool, ranks, axis=1)[:, ranks]
-    top = np.max(np.where(usable, v, -np.inf), axis=1, initial=-np.inf)
+    bracket = _smallest(pool, ranks)  # np.partition's values, without sorting every period
+    top = np.max(v if every else np.where(usable, v, -np.inf), axis=1, initial=-np.inf)
     top = np.where(np.isfinite(top), top, 0.0)
     bracket = np.where(np.isfinite(bracket), bracket, top[:, None])
     low, high = bracket[:, 0], bracket[:, -1]
     # items: every period below the top price alone; each stretch of other usable periods
     # summed (sum of v, count); each stretch of unusable ones a barrier no block crosses
     cand = usable & (v < high[:, None])
-    kind = np.where(cand, 0, np.where(usable, 1, 2)).ravel()
+    kind = np.logical_not(cand) if every else 2 - usable.view(np.int8) - cand.view(np.int8)
+    kind = kind.view(np.int8).ravel()  # 0 below the top price, 1 other usable, 2 unusable
     flag = np.empty(kind.shape, dtype=bool)
     flag[0] = True
     np.not_equal(kind[1:], kind[:-1], out=flag[1:])
