@@ -366,8 +366,12 @@ def _exact(
         lim = np.floor(room - w)
         lim += lim + 1 + w <= room
         lim -= lim + w > room
-        total = cost[sel] + w[:, None] * last_v[sel]  # never NaN: no -inf anywhere
-        total[index[None, :] > lim[:, None]] = np.inf
+        every = len(sel) == len(cost)  # the usual case: no copies of the rows
+        total = np.multiply(last_v if every else last_v[sel], w[:, None])
+        total += cost if every else cost[sel]  # never NaN: no -inf anywhere
+        cut = np.flatnonzero(lim < periods - 1)  # rows whose end is before the last column
+        if len(cut):
+            total[cut] = np.where(index[None, :] > lim[cut, None], np.inf, total[cut])
         p = np.argmin(total, axis=1)
         value = total[np.arange(len(sel)), p]
         old = best[r_all]
@@ -452,13 +456,13 @@ def _exact(
         j = k if kind == 0 else k - 1
         u = p - 1 if kind == 0 else -1
         if kind == 1 and j > 0:  # the best earlier end of j blocks, at most p - 2
-            u = int(np.flatnonzero(improved[(j, c)][at[j][r], : p - 1])[-1])
+            u = p - 2 - int(np.argmax(improved[(j, c)][at[j][r], p - 2 :: -1]))
         while j > 0:
             weights[r, u] = 1.0
             if started[(j, c)][at[j][r], u]:
                 j, c = j - 1, c - 1
                 if j > 0:
-                    u = int(np.flatnonzero(improved[(j, c)][at[j][r], : u - 1])[-1])
+                    u = u - 2 - int(np.argmax(improved[(j, c)][at[j][r], u - 2 :: -1]))
             else:
                 c, u = c - 1, u - 1
     return weights, chosen
