@@ -563,7 +563,7 @@ def _prices(v: np.ndarray, usable: np.ndarray, length: np.ndarray, over: np.ndar
     pool = v if every else np.where(usable, v, np.inf)
     m = int(np.ceil(float(np.max(length, initial=1.0))))
     ranks = sorted({min(periods - 1, max(0, m - 1)), min(periods - 1, _PRICE_TOP * m - 1)})
-    bracket = _smallest(pool, ranks)  # np.partition's values, without sorting every period
+    bracket = np.partition(pool, ranks, axis=1)[:, ranks]
     top = np.max(v if every else np.where(usable, v, -np.inf), axis=1, initial=-np.inf)
     top = np.where(np.isfinite(top), top, 0.0)
     bracket = np.where(np.isfinite(bracket), bracket, top[:, None])
