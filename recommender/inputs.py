@@ -19,6 +19,25 @@ if TYPE_CHECKING:
     from recommender.planner.timing import TimeWindow
 
 
+def env_number(name: str, default: float, *, low: float, high: float, hint: str) -> float:
+    """The number in the environment variable ``name`` (``default`` when unset or blank),
+    refused with one error naming the variable and its value when it is not a number in
+    ``[low, high]`` (NaN and infinities included)."""
+    import os
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        limits = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
+        raise BadInputError(f"{name}={raw!r} is not a number {limits}", hint)
+    return value
+
+
 def check_number(
     flag: str,
     value: float | None,

@@ -260,20 +260,15 @@ _ROW_KEYS = (
 def max_age_days() -> float | None:
     """The age past which prices are called stale (``$CARBONPLAN_PRICES_MAX_AGE_DAYS``,
     default 90; 0 turns the warning off). A bad value is one error, not a silent default."""
-    raw = os.environ.get(MAX_AGE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_AGE_DAYS
-    from recommender.errors import BadInputError
+    from recommender.inputs import env_number
 
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value) or value < 0:
-        raise BadInputError(
-            f"{MAX_AGE_ENV}={raw!r} is not a number of days",
-            "give a number of days such as 90, or 0 to turn the stale-price warning off",
-        )
+    value = env_number(
+        MAX_AGE_ENV,
+        DEFAULT_MAX_AGE_DAYS,
+        low=0.0,
+        high=math.inf,
+        hint="give a number of days such as 90, or 0 to turn the stale-price warning off",
+    )
     return value or None
 
 

@@ -14,12 +14,12 @@ message naming the endpoint, the region and the timeout.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from recommender.errors import INTERRUPTS, BadInputError
+from recommender.errors import INTERRUPTS
+from recommender.inputs import env_number
 from recommender.launch.base import (
     TAG_KEY,
     TAG_MARK,
@@ -79,19 +79,9 @@ _MAX_BACKOFF_S = 20.0
 
 
 def _env_number(name: str, default: float, low: float, high: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails too
-        raise BadInputError(
-            f"{name}={raw!r} is not a number between {low:g} and {high:g}",
-            f"unset it for the default ({default:g})",
-        )
-    return value
+    return env_number(
+        name, default, low=low, high=high, hint=f"unset it for the default ({default:g})"
+    )
 
 
 @dataclass(frozen=True)
