@@ -567,26 +567,3 @@ def _install_signal_handlers() -> Any:
         sys.unraisablehook = hook
 
     return restore
-
-
-def run() -> None:
-    code = main()
-    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
-        _exit_interrupted(code)
-    sys.exit(code)
-
-
-def _exit_interrupted(code: int) -> None:
-    """Leave now. Worker threads may still wait on a slow server (a thread pool's workers are
-    joined at interpreter exit, daemon or not, up to the HTTP timeout); after an interrupt
-    nothing they do is wanted, so they are abandoned rather than waited for."""
-    import threading
-
-    if threading.active_count() <= 1:
-        return
-    import contextlib
-
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
