@@ -363,7 +363,9 @@ def _exact(
     )
 
     best = np.full(rows, np.inf)
-    final: list[tuple[int, int, int]] = [(0, 0, -1)] * rows  # (k, kind 0 adjacent 1 alone, u)
+    final_k = np.zeros(rows, dtype=np.int64)  # the best schedule's blocks, kind and last period
+    final_kind = np.zeros(rows, dtype=np.int64)  # 0: the last period extends block k; 1: alone
+    final_p = np.zeros(rows, dtype=np.int64)
     started: dict[tuple[int, int], np.ndarray] = {}
     improved: dict[tuple[int, int], np.ndarray] = {}
     at: dict[int, np.ndarray] = {}  # per layer: each row's position among its rows (-1: gone)
@@ -373,6 +375,15 @@ def _exact(
     kk, rr = np.nonzero(live.T)
     ends = {(int(k) + 1, 0, int(whole[r, k])) for k, r in zip(kk, rr, strict=True)}
     ends |= {(k, 1, c) for k, _, c in ends}
+    # the last p with p + w <= end (+ eps), as that test decides it at the boundary, per row
+    # and block count; and each row's last period with data (the test only matters up to it)
+    room = (end + _EPS)[:, None]
+    lim_k = np.floor(room - part)
+    lim_k += lim_k + 1 + part <= room
+    lim_k -= lim_k + part > room
+    lim_k = lim_k.astype(np.int64)
+    data = np.isfinite(last_v)
+    last_col = np.where(data.any(axis=1), periods - 1 - np.argmax(data[:, ::-1], axis=1), -1)
 
     def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray, c: int) -> None:
         # cost: (A, T) by the last period p for the active rows; the earliest p wins within a
@@ -383,25 +394,27 @@ def _exact(
         if not len(sel):
             return
         r_all = act[sel]
-        w = part[r_all, k - 1]
-        # the last p with p + w <= end (+ eps), as that test decides it at the boundary
-        room = end[r_all] + _EPS
-        lim = np.floor(room - w)
-        lim += lim + 1 + w <= room
-        lim -= lim + w > room
         every = len(sel) == len(cost)  # the usual case: no copies of the rows
-        total = np.multiply(last_v if every else last_v[sel], w[:, None])
+        total = np.multiply(last_v if every else last_v[sel], part[r_all, k - 1][:, None])
         total += cost if every else cost[sel]  # never NaN: no -inf anywhere
-        cut = np.flatnonzero(lim < periods - 1)  # rows whose end is before the last column
-        if len(cut):
-            total[cut] = np.where(index[None, :] > lim[cut, None], np.inf, total[cut])
+        # periods after the limit cost inf; past a row's data they already do
+        lim = lim_k[r_all, k - 1]
+        over_by = last_col[r_all] - lim  # packed rows: at most 1 (the end is in the last)
+        if over_by.max(initial=0) > 2:
+            total[index[None, :] > lim[:, None]] = np.inf
+        else:
+            for step in range(1, int(over_by.max(initial=0)) + 1):
+                hit = np.flatnonzero(over_by >= step)
+                total[hit, lim[hit] + step] = np.inf
         p = np.argmin(total, axis=1)
         value = total[np.arange(len(sel)), p]
         old = best[r_all]
         tol = _REL_TIE * (np.abs(np.where(np.isfinite(old), old, 0.0)) + 1.0)
-        for i in np.flatnonzero(np.isfinite(value) & (value < old - tol)):
-            best[r_all[i]] = value[i]
-            final[r_all[i]] = (k, kind, int(p[i]))
+        better = np.flatnonzero(np.isfinite(value) & (value < old - tol))
+        if len(better):
+            r_b = r_all[better]
+            best[r_b], final_p[r_b] = value[better], p[better]
+            final_k[r_b], final_kind[r_b] = k, kind
 
     # arrays by period u carry two leading columns of inf: column u + 2 is period u, so the
     # period before (extend) and the one two before (after a gap) are views, not copies
@@ -472,7 +485,7 @@ def _exact(
         previous = current
 
     for r in np.flatnonzero(np.isfinite(best)):
-        k, kind, p = final[r]
+        k, kind, p = int(final_k[r]), int(final_kind[r]), int(final_p[r])
         weights[r, p] = part[r, k - 1]
         chosen[r] = k
         c = int(whole[r, k - 1])
@@ -861,7 +874,7 @@ def best_interruptible(
         seed = np.empty(sub.shape, dtype=bool)
         scale = np.empty(len(todo))  # each row's sum of |v|: the size of its float noise
         # first search: the periods with the least bounds
-        seed_n = min(span, _SEED_PERIODS * math.ceil(float(length_r[todo].max())) + 8)
+        seed_n = min(span, int(_SEED_PERIODS * math.ceil(float(length_r[todo].max()))) + 8)
         for i in range(0, len(todo) if span else 0, _ROW_CHUNK):
             part, rows_i = slice(i, i + _ROW_CHUNK), todo[i : i + _ROW_CHUNK]
             low = _lower_bounds(sub[part], length_r[rows_i], end_r[rows_i], over[rows_i])
