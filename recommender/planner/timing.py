@@ -417,11 +417,18 @@ def _exact(
             final_k[r_b], final_kind[r_b] = k, kind
 
     # arrays by period u carry two leading columns of inf: column u + 2 is period u, so the
-    # period before (extend) and the one two before (after a gap) are views, not copies
+    # period before (extend) and the one two before (after a gap) are views, not copies; and
+    # the steps of the programme run on the rows laid end to end (one contiguous run, faster
+    # than row by row): the padding keeps each row's first periods from seeing the row
+    # before, as whole_pad is inf there, and its bits (row r, period u at r x width + u) are
+    # never read
     # a job that fits in its last period alone: no whole periods, one block
     finish(np.zeros((rows, periods)), 1, 1, live[:, 0] & (whole[:, 0] == 0), 0)
+    width = periods + 2
+    whole_pad = np.full((rows, width), np.inf)
+    whole_pad[:, 2:] = whole_v
     previous: dict[int, np.ndarray] = {}  # P[j - 1, c] by c, padded
-    ones = zeros = np.zeros((0, periods), dtype=bool)  # shared trace bits: all set, none set
+    ones = zeros = np.zeros(0, dtype=bool)  # shared trace bits: all set, none set
     for j in range(1, kmax + 1):
         if floors is not None and bound is not None and j > 1:
             # rows where j or more blocks could still beat the best so far stay
@@ -436,11 +443,12 @@ def _exact(
                     break
                 act = act[keep]
                 previous = {c: p[keep] for c, p in previous.items()}
-                whole_v, last_v = whole_v[keep], last_v[keep]
+                whole_pad, last_v = whole_pad[keep], last_v[keep]
                 need = _layers(length[act], over[act], most[act], periods)[2]
         n = len(act)
-        if n != len(ones):
-            ones, zeros = np.ones((n, periods), dtype=bool), np.zeros((n, periods), dtype=bool)
+        if n * width - 2 != len(ones):
+            ones, zeros = np.ones(n * width - 2, dtype=bool), np.zeros(n * width - 2, dtype=bool)
+        flat_v = whole_pad.ravel()[2:]
         pos = np.full(rows, -1, dtype=np.int64)
         pos[act] = np.arange(n)
         at[j] = pos
@@ -449,32 +457,33 @@ def _exact(
         for c in range(j, int(need[j]) + 1):
             after_gap: np.ndarray | None
             if j == 1:
-                after_gap = np.zeros((n, periods)) if c == 1 else None
+                after_gap = np.zeros(n * width - 2) if c == 1 else None
             else:
                 low = previous.get(c - 1)
-                after_gap = None if low is None else low[:, :-2]
-            nxt = np.empty((n, periods + 2))
-            nxt[:, :2] = np.inf
-            body = nxt[:, 2:]
+                after_gap = None if low is None else low.ravel()[:-2]
+            nxt = np.empty((n, width))
+            flat = nxt.ravel()
+            flat[:2] = np.inf
+            body = flat[2:]
             if c == j:  # every block so far one period long: block j starts here
                 new = ones
                 if after_gap is None:
                     body[:] = np.inf
                 else:
-                    np.add(whole_v, after_gap, out=body)
+                    np.add(flat_v, after_gap, out=body)
             else:
-                extend = a[:, 1:-1]
+                extend = a.ravel()[1:-1]
                 if after_gap is None:
                     new = zeros
-                    np.add(whole_v, extend, out=body)
+                    np.add(flat_v, extend, out=body)
                 else:
                     new = after_gap < extend
                     np.minimum(after_gap, extend, out=body)
-                    body += whole_v
+                    body += flat_v
             a = nxt
-            run_min = np.minimum.accumulate(a, axis=1)
+            run_min = np.minimum.accumulate(a, axis=1)  # each row's own running minimum
             started[(j, c)] = new
-            improved[(j, c)] = body < run_min[:, 1:-1]
+            improved[(j, c)] = body < run_min.ravel()[1:-1]
             current[c] = run_min
             # the last period extends block j
             if (j, 0, c) in ends:
@@ -484,6 +493,11 @@ def _exact(
                 finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c), c)
         previous = current
 
+    def last_improvement(j: int, c: int, r: int, u: int) -> int:
+        # the last period at or before u where P[j, c] of row r improved: where it was set
+        base = int(at[j][r]) * width
+        return u - int(np.argmax(improved[(j, c)][base : base + u + 1][::-1]))
+
     for r in np.flatnonzero(np.isfinite(best)):
         k, kind, p = int(final_k[r]), int(final_kind[r]), int(final_p[r])
         weights[r, p] = part[r, k - 1]
@@ -492,13 +506,13 @@ def _exact(
         j = k if kind == 0 else k - 1
         u = p - 1 if kind == 0 else -1
         if kind == 1 and j > 0:  # the best earlier end of j blocks, at most p - 2
-            u = p - 2 - int(np.argmax(improved[(j, c)][at[j][r], p - 2 :: -1]))
+            u = last_improvement(j, c, r, p - 2)
         while j > 0:
             weights[r, u] = 1.0
-            if started[(j, c)][at[j][r], u]:
+            if started[(j, c)][int(at[j][r]) * width + u]:
                 j, c = j - 1, c - 1
                 if j > 0:
-                    u = u - 2 - int(np.argmax(improved[(j, c)][at[j][r], u - 2 :: -1]))
+                    u = last_improvement(j, c, r, u - 2)
             else:
                 c, u = c - 1, u - 1
     return weights, chosen
