@@ -493,7 +493,7 @@ def _exact(
                 finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c), c)
         previous = current
 
-    def last_improvement(j: int, c: int, r: int, u: int) -> int:
+    def last_improvement(j: int, c: int, r: Any, u: int) -> int:
         # the last period at or before u where P[j, c] of row r improved: where it was set
         base = int(at[j][r]) * width
         return u - int(np.argmax(improved[(j, c)][base : base + u + 1][::-1]))
