@@ -594,10 +594,11 @@ def _smallest(a: np.ndarray, ranks: list[int]) -> np.ndarray:
     if len(rest):
         sub = a if len(rest) == rows else a[rest]
         r, t = np.nonzero(sub <= cap[rest, None])  # top + 1 or more per row
-        vals = sub[r, t]
-        order = np.lexsort((vals, r))
-        first = np.searchsorted(r, np.arange(len(rest)))  # r is sorted: each row's start
-        out[rest] = vals[order][first[:, None] + np.asarray(ranks)[None, :]]
+        counts = np.bincount(r, minlength=len(rest))
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))  # r is sorted: each row's start
+        packed = np.full((len(rest), int(counts.max())), np.inf)  # each row's few, inf after
+        packed[r, np.arange(len(r)) - first[r]] = sub[r, t]
+        out[rest] = np.partition(packed, ranks, axis=1)[:, ranks]
     return out
 
 
@@ -629,8 +630,12 @@ def _prices(v: np.ndarray, usable: np.ndarray, length: np.ndarray, over: np.ndar
     flag |= kind == 0
     flag[::periods] = True
     starts = np.flatnonzero(flag)
-    sums = np.add.reduceat(np.where(usable, v, 0.0).ravel(), starts)
-    counts = np.add.reduceat(usable.ravel().astype(float), starts)
+    if every:  # no unusable periods: an item's count is its length
+        sums = np.add.reduceat(v.ravel(), starts)
+        counts = np.diff(starts, append=v.size).astype(float)
+    else:
+        sums = np.add.reduceat(np.where(usable, v, 0.0).ravel(), starts)
+        counts = np.add.reduceat(usable.ravel().astype(float), starts)
     barrier = kind[starts] == 2
     sums[barrier], counts[barrier] = np.inf, 0.0
     row = starts // periods
