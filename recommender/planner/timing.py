@@ -47,8 +47,9 @@ _PRICE_GRID = 8  # _prices: prices tried per round
 _PRICE_ROUNDS = 3  # _prices: rounds, each around the best of the last
 _SEED_PERIODS = 3  # best_interruptible searches first about this many times the run's periods
 #: Rows handled at once by the passes over whole series (contiguous windows, lower bounds):
-#: their temporaries stay small enough to be reused and to stay in cache (4x faster on a year
-#: of hourly data than one pass over 100 rows, whose fresh arrays each cost page faults).
+#: their temporaries stay small enough to be reused and to stay in cache (on a year of hourly
+#: data x 100 rows the contiguous search took 10 ms in one pass and 4 ms in chunks of 25: each
+#: fresh 7 MB array costs about 1 ms of page faults).
 _ROW_CHUNK = 25
 
 
