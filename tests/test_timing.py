@@ -79,6 +79,25 @@ def test_rows_are_searched_independently_in_one_batch():
         assert batch.sum[r] == pytest.approx(brute_force_contiguous(values[r], lengths[r], ends[r]))
 
 
+@pytest.mark.parametrize("length", [24.0, 37.5, 1.0])
+def test_one_length_with_ends_of_its_own_and_holes_equals_brute_force(length):
+    # one length for every row takes the column-shift path; the rows (more than one chunk of
+    # them) each stop at their own end, some inside a period, and some have no data in places
+    rng = np.random.default_rng(11)
+    values = rng.uniform(10, 500, size=(60, 120))
+    values[rng.random(values.shape) < 0.03] = np.nan
+    ends = np.round(rng.uniform(length - 0.5, 120.0, size=60), 2)
+    ends[::7] = 120.0
+    batch = best_contiguous(values, length, ends)
+    for r in range(60):
+        slow = brute_force_contiguous(values[r], length, ends[r])
+        if math.isfinite(slow):
+            assert batch.sum[r] == pytest.approx(slow, rel=1e-12)
+            assert batch.start[r] + length <= ends[r] + 1e-9
+        else:
+            assert not batch.feasible[r]
+
+
 def test_earliest_of_equal_windows_wins():
     values = np.array([5.0, 1.0, 1.0, 5.0, 1.0, 1.0, 5.0])
     best = best_contiguous(values, 2, 7)

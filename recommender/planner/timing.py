@@ -772,12 +772,14 @@ def _search(
     over: np.ndarray,
     keep: np.ndarray,
     bound: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_exact` on each row's kept periods only (see :func:`_compress`): the cheapest
     schedule among those that use no other period, with every block count that could cost
-    at most ``bound``. Weights (R x T, in the original periods) and their cost (inf: none)."""
+    at most ``bound``. Weights (R x T, in the original periods; written into ``out``, all
+    zeros, where given) and their cost (inf: none)."""
     rows, periods = v.shape
-    weights = np.zeros((rows, periods))
+    weights = np.zeros((rows, periods)) if out is None else out
     total = np.full(rows, np.inf)
     # rows in order of how many periods they keep, in groups of similar widths
     count = keep.sum(axis=1)
@@ -793,10 +795,8 @@ def _search(
         i = j
         packed, new_end, where = _compress(v[group], end[group], keep[group])
         w, cost = _solve_packed(packed, length[group], new_end, over[group], bound[group])
-        placed = np.zeros((len(group), periods))
-        rr, cc = np.nonzero(where >= 0)
-        placed[rr, where[rr, cc]] = w[rr, cc]
-        weights[group] = placed
+        rr, cc = np.nonzero(w)  # the periods used (never a gap or padding)
+        weights[group[rr], where[rr, cc]] = w[rr, cc]
         total[group] = cost  # the same products summed: the left-out periods add nothing
     return weights, total
 
@@ -889,7 +889,8 @@ def best_interruptible(
     if len(todo) and periods:
         # only the periods up to the latest end matter
         span = min(periods, math.ceil(float(end_r[todo].max()) - _EPS))
-        sub = v[todo, :span]
+        whole_rows = len(todo) == rows and span == periods  # the usual case: no copies
+        sub = v if whole_rows else v[todo, :span]
         lower = np.empty(sub.shape)
         seed = np.empty(sub.shape, dtype=bool)
         scale = np.empty(len(todo))  # each row's sum of |v|: the size of its float noise
@@ -903,7 +904,10 @@ def best_interruptible(
             scale[part] = np.abs(np.where(np.isfinite(sub[part]), sub[part], 0.0)).sum(axis=1)
             np.less_equal(low, cut[:, None], out=seed[part])
             seed[part] &= np.isfinite(low)
-        w, total = _search(sub, length_r[todo], end_r[todo], over[todo], seed, base_sum[todo])
+        w = best_w if whole_rows else np.zeros(sub.shape)
+        w, total = _search(
+            sub, length_r[todo], end_r[todo], over[todo], seed, base_sum[todo], out=w
+        )
         upper = np.minimum(base_sum[todo], total)
         margin = 1e-7 * (np.abs(np.where(np.isfinite(upper), upper, 0.0)) + 1.0) + 1e-9 * scale
         keep = lower <= (upper + margin)[:, None]
@@ -918,7 +922,8 @@ def best_interruptible(
                 (upper + margin)[again],
             )
             w[again], total[again] = w2, total2
-        best_w[todo, :span] = w
+        if not whole_rows:
+            best_w[todo, :span] = w
         best_sum[todo] = total
 
     tolerance = _REL_TIE * (np.abs(np.where(np.isfinite(base_sum), base_sum, 0.0)) + 1.0)
