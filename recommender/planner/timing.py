@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -328,11 +328,16 @@ def _exact(
     end: np.ndarray,
     over: np.ndarray,
     most: np.ndarray,
+    lasts: tuple[np.ndarray, ...],
     floors: np.ndarray | None = None,
     bound: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The cheapest schedule of each row with at most ``most`` blocks (see
-    :func:`best_interruptible` for the model): weights (R x T) and blocks (0: none fits).
+    :func:`best_interruptible` for the model), on a row packed by :func:`_compress`: the
+    weights of its whole periods (R x T, in the packed positions), its blocks (0: none fits),
+    and its last period (original period, weight, value; -1, 0, 0 where none fits).
+    ``lasts``: :class:`_Packed`'s last-period candidates (``ends``) and each row's end in the
+    original periods.
 
     Dynamic programme over periods x (blocks so far j, whole periods so far c), vectorised over
     rows and periods, one (j, c) pair at a time. ``A[j, c][u]``: least cost of j blocks of c
@@ -340,7 +345,9 @@ def _exact(
     ``A[j, c][u] = v[u] + min(A[j, c - 1][u - 1], P[j - 1, c - 1][u - 2])`` (extend the block,
     or start block j after a gap of at least one period). The job's last period, of weight
     w_k, then either extends block k (``A[k, m_k][p - 1] + w_k v[p]``) or is block k on its
-    own (``P[k - 1, m_k][p - 2] + w_k v[p]``). Two bits per state (started here; running
+    own (``P[k - 1, m_k][p - 2] + w_k v[p]``): p runs over the last-period candidates, which
+    need not be periods the blocks may use (a period may be cheap enough to end a schedule
+    with a small weight but not to be used whole). Two bits per state (started here; running
     minimum improved here) let each row's schedule be traced back.
 
     With ``floors`` (:func:`_block_floors`) and ``bound``, a row leaves the programme before
@@ -350,12 +357,18 @@ def _exact(
     rows, periods = v.shape
     weights = np.zeros((rows, periods))
     chosen = np.zeros(rows, dtype=np.int64)
+    end_t = np.full(rows, -1, dtype=np.int64)  # the last period: original, weight, value
+    end_w = np.zeros(rows)
+    end_v = np.zeros(rows)
     kmax = int(most.max(initial=0))
     if kmax == 0 or periods == 0:
-        return weights, chosen
+        return weights, chosen, end_t, end_w, end_v
     index = np.arange(periods)
     whole_v = np.where(np.isfinite(v) & (index[None, :] + 1 <= end[:, None] + _EPS), v, np.inf)
-    last_v = np.where(np.isfinite(v), v, np.inf)
+    *by_kind, last_end = lasts
+    last_v = (by_kind[0], by_kind[3])  # per kind: values, original periods, position before
+    last_t = (by_kind[1], by_kind[4])
+    last_u = (by_kind[2], by_kind[5])
     whole, part, need = _layers(length, over, most, periods)
     live = np.arange(1, kmax + 2)[None, :] <= most[:, None]
     blocks = np.arange(1, kmax + 1)[None, :]
@@ -366,7 +379,7 @@ def _exact(
     best = np.full(rows, np.inf)
     final_k = np.zeros(rows, dtype=np.int64)  # the best schedule's blocks, kind and last period
     final_kind = np.zeros(rows, dtype=np.int64)  # 0: the last period extends block k; 1: alone
-    final_p = np.zeros(rows, dtype=np.int64)
+    final_q = np.zeros(rows, dtype=np.int64)  # (its index among the row's candidates)
     started: dict[tuple[int, int], np.ndarray] = {}
     improved: dict[tuple[int, int], np.ndarray] = {}
     at: dict[int, np.ndarray] = {}  # per layer: each row's position among its rows (-1: gone)
@@ -376,45 +389,36 @@ def _exact(
     kk, rr = np.nonzero(live.T)
     ends = {(int(k) + 1, 0, int(whole[r, k])) for k, r in zip(kk, rr, strict=True)}
     ends |= {(k, 1, c) for k, _, c in ends}
-    # the last p with p + w <= end (+ eps), as that test decides it at the boundary, per row
-    # and block count; and each row's last period with data (the test only matters up to it)
-    room = (end + _EPS)[:, None]
+    # the last original period p with p + w <= end (+ eps), as that test decides it at the
+    # boundary, per row and block count
+    room = (last_end + _EPS)[:, None]
     lim_k = np.floor(room - part)
     lim_k += lim_k + 1 + part <= room
     lim_k -= lim_k + part > room
-    lim_k = lim_k.astype(np.int64)
-    data = np.isfinite(last_v)
-    last_col = np.where(data.any(axis=1), periods - 1 - np.argmax(data[:, ::-1], axis=1), -1)
 
     def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray, c: int) -> None:
-        # cost: (A, T) by the last period p for the active rows; the earliest p wins within a
-        # row, fewer blocks win across (k grows), within the tie tolerance
+        # cost: (A, T + 2) padded by position, A[k, c] (kind 0: the last period extends block k
+        # and follows it at once) or P[k - 1, c] (kind 1: block k alone, after a gap); the
+        # earliest last period wins within a row, fewer blocks across (k grows), within the
+        # tie tolerance
         if (k, kind, c) not in ends:
             return
         sel = np.flatnonzero(rows_k[act])
         if not len(sel):
             return
         r_all = act[sel]
-        every = len(sel) == len(cost)  # the usual case: no copies of the rows
-        total = np.multiply(last_v if every else last_v[sel], part[r_all, k - 1][:, None])
-        total += cost if every else cost[sel]  # never NaN: no -inf anywhere
-        # periods after the limit cost inf; past a row's data they already do
-        lim = lim_k[r_all, k - 1]
-        over_by = last_col[r_all] - lim  # packed rows: at most 1 (the end is in the last)
-        if over_by.max(initial=0) > 2:
-            total[index[None, :] > lim[:, None]] = np.inf
-        else:
-            for step in range(1, int(over_by.max(initial=0)) + 1):
-                hit = np.flatnonzero(over_by >= step)
-                total[hit, lim[hit] + step] = np.inf
-        p = np.argmin(total, axis=1)
-        value = total[np.arange(len(sel)), p]
+        column = last_u[kind][r_all] + 2  # -1: an inf padding column
+        total = np.multiply(last_v[kind][r_all], part[r_all, k - 1][:, None])
+        total += cost[sel[:, None], column]  # never NaN: no -inf anywhere
+        total[last_t[kind][r_all] > lim_k[r_all, k - 1][:, None]] = np.inf
+        q = np.argmin(total, axis=1)
+        value = total[np.arange(len(sel)), q]
         old = best[r_all]
         tol = _REL_TIE * (np.abs(np.where(np.isfinite(old), old, 0.0)) + 1.0)
         better = np.flatnonzero(np.isfinite(value) & (value < old - tol))
         if len(better):
             r_b = r_all[better]
-            best[r_b], final_p[r_b] = value[better], p[better]
+            best[r_b], final_q[r_b] = value[better], q[better]
             final_k[r_b], final_kind[r_b] = k, kind
 
     # arrays by period u carry two leading columns of inf: column u + 2 is period u, so the
@@ -424,8 +428,8 @@ def _exact(
     # before, as whole_pad is inf there, and its bits (row r, period u at r x width + u) are
     # never read
     # a job that fits in its last period alone: no whole periods, one block
-    finish(np.zeros((rows, periods)), 1, 1, live[:, 0] & (whole[:, 0] == 0), 0)
     width = periods + 2
+    finish(np.zeros((rows, width)), 1, 1, live[:, 0] & (whole[:, 0] == 0), 0)
     whole_pad = np.full((rows, width), np.inf)
     whole_pad[:, 2:] = whole_v
     previous: dict[int, np.ndarray] = {}  # P[j - 1, c] by c, padded
@@ -444,7 +448,7 @@ def _exact(
                     break
                 act = act[keep]
                 previous = {c: p[keep] for c, p in previous.items()}
-                whole_pad, last_v = whole_pad[keep], last_v[keep]
+                whole_pad = whole_pad[keep]
                 need = _layers(length[act], over[act], most[act], periods)[2]
         n = len(act)
         if n * width - 2 != len(ones):
@@ -488,10 +492,10 @@ def _exact(
             current[c] = run_min
             # the last period extends block j
             if (j, 0, c) in ends:
-                finish(a[:, 1:-1], j, 0, live[:, j - 1] & (whole[:, j - 1] == c), c)
+                finish(a, j, 0, live[:, j - 1] & (whole[:, j - 1] == c), c)
             # the last period is block j + 1 on its own
             if j < kmax and (j + 1, 1, c) in ends:
-                finish(run_min[:, :-2], j + 1, 1, live[:, j] & (whole[:, j] == c), c)
+                finish(run_min, j + 1, 1, live[:, j] & (whole[:, j] == c), c)
         previous = current
 
     def last_improvement(j: int, c: int, r: Any, u: int) -> int:
@@ -500,14 +504,14 @@ def _exact(
         return u - int(np.argmax(improved[(j, c)][base : base + u + 1][::-1]))
 
     for r in np.flatnonzero(np.isfinite(best)):
-        k, kind, p = int(final_k[r]), int(final_kind[r]), int(final_p[r])
-        weights[r, p] = part[r, k - 1]
+        k, kind, q = int(final_k[r]), int(final_kind[r]), int(final_q[r])
+        end_t[r], end_w[r], end_v[r] = last_t[kind][r, q], part[r, k - 1], last_v[kind][r, q]
         chosen[r] = k
         c = int(whole[r, k - 1])
         j = k if kind == 0 else k - 1
-        u = p - 1 if kind == 0 else -1
-        if kind == 1 and j > 0:  # the best earlier end of j blocks, at most p - 2
-            u = last_improvement(j, c, r, p - 2)
+        u = int(last_u[kind][r, q]) if kind == 0 else -1
+        if kind == 1 and j > 0:  # the best earlier end of j blocks, two or more periods before
+            u = last_improvement(j, c, r, int(last_u[kind][r, q]))
         while j > 0:
             weights[r, u] = 1.0
             if started[(j, c)][int(at[j][r]) * width + u]:
@@ -516,7 +520,7 @@ def _exact(
                     u = last_improvement(j, c, r, u - 2)
             else:
                 c, u = c - 1, u - 1
-    return weights, chosen
+    return weights, chosen, end_t, end_w, end_v
 
 
 def _last_weights(length: np.ndarray, over: np.ndarray, periods: int) -> tuple[np.ndarray, ...]:
@@ -659,7 +663,11 @@ def _prices(v: np.ndarray, usable: np.ndarray, length: np.ndarray, over: np.ndar
 
 
 def _lower_bounds(
-    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray
+    v: np.ndarray,
+    length: np.ndarray,
+    end: np.ndarray,
+    over: np.ndarray,
+    whole_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """For every period, a lower bound on the cost of any schedule that uses it (R x T; inf
     where no schedule can use it). Used to leave periods out of :func:`_exact`'s search.
@@ -671,7 +679,11 @@ def _lower_bounds(
     The last period's weight w is not known, so its ``w (v - p)`` is bounded by the smallest
     value any block count gives. Any price gives a valid bound; each row's is the one
     :func:`_prices` finds nearly maximises the bound on the whole schedule (the tightest
-    there, and in practice within a few periods of the best for pruning)."""
+    there, and in practice within a few periods of the best for pruning).
+
+    ``whole_out`` (R x T), where given, receives the bound on schedules that use the period
+    whole (not as their last period): most periods cheap enough to end a schedule with a
+    small weight are not cheap enough to be used whole."""
     rows, periods = v.shape
     index = np.arange(periods)[None, :]
     finite = np.isfinite(v)
@@ -721,7 +733,6 @@ def _lower_bounds(
     own += g  # the period whole, then the best continuation
     if not all_whole:
         own[~whole_ok] = np.inf
-    np.minimum(own, h if all_last else np.where(last_ok, h, np.inf), out=own)
     others = _segments_bound(
         least if all_usable else np.where(usable, least, np.inf), np.maximum(charge, 0.0)
     )
@@ -732,19 +743,36 @@ def _lower_bounds(
             usable[neg], np.minimum(0.0, least[neg] + charge[neg, None]), 0.0
         ).sum(axis=1)
     best = np.add((p * length + others)[:, None], left, out=left)
+    if whole_out is not None:  # the bound on schedules that use the period whole
+        np.add(best, own, out=whole_out)
+    np.minimum(own, h if all_last else np.where(last_ok, h, np.inf), out=own)
     best += own
     if all_usable:
         return best
     return np.where(usable, best, np.inf)
 
 
+class _Packed(NamedTuple):
+    """A group of rows reduced to the periods a search may use (see :func:`_compress`)."""
+
+    v: np.ndarray  # (R x W) the periods that may be used whole, NaN between non-adjacent ones
+    end: np.ndarray  # (R,) the end in those positions
+    where: np.ndarray  # (R x W) each position's original period (-1: a gap or padding)
+    last_v: np.ndarray  # (R x Q) the values of every period that may end a schedule (inf: none)
+    # the last-period candidates by how the last period joins the blocks, each (R x Q_kind),
+    # in order, padded with inf / -1 (see _ends): values, original periods, and the position
+    # of the block's end they follow (kind 0: just before; kind 1: two or more before)
+    ends: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 def _compress(
-    v: np.ndarray, end: np.ndarray, keep: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v: np.ndarray, end: np.ndarray, keep: np.ndarray, last: np.ndarray | None = None
+) -> _Packed:
     """Each row's kept periods in order, a NaN between two that were not adjacent (so that no
-    block bridges a left-out period): the values (R x W), the end in the new positions, and
-    each position's original period (-1 for a gap or padding)."""
-    rows, _periods = v.shape
+    block bridges a left-out period), and the periods that may end a schedule (``last``;
+    default: the kept ones) with where they stand among the kept ones: a last period extends
+    a block that ends just before it, or follows one that ends two or more periods before."""
+    rows, periods = v.shape
     r, t = np.nonzero(keep)
     counts = np.bincount(r, minlength=rows)
     first_of_row = np.r_[True, r[1:] != r[:-1]] if len(r) else np.zeros(0, dtype=bool)
@@ -759,10 +787,73 @@ def _compress(
     where[r, pos] = t
     new_end = np.zeros(rows)
     if len(r):
-        last = np.r_[first_of_row[1:], True]
-        rl, tl, pl = r[last], t[last], pos[last]
+        tail = np.r_[first_of_row[1:], True]
+        rl, tl, pl = r[tail], t[tail], pos[tail]
         new_end[rl] = pl + np.minimum(1.0, end[rl] - tl)
-    return out, new_end, where
+    # the last-period candidates, each row's in order, and the kept positions around them
+    rc, tc = (r, t) if last is None else np.nonzero(last)
+    n_c = np.bincount(rc, minlength=rows)
+    start_c = np.concatenate(([0], np.cumsum(n_c)[:-1]))
+    q = np.arange(len(rc)) - start_c[rc]
+    size = max(int(n_c.max(initial=0)), 1)
+    last_v = np.full((rows, size), np.inf)
+    last_t = np.full((rows, size), -1, dtype=np.int64)
+    last_u0 = np.full((rows, size), -1, dtype=np.int64)
+    last_u2 = np.full((rows, size), -1, dtype=np.int64)
+    value = v[rc, tc]
+    last_v[rc, q] = np.where(np.isfinite(value), value, np.inf)
+    last_t[rc, q] = tc
+    if len(r) and len(rc):
+        stride = periods + 3
+        key = r * stride + t + 2  # sorted: rows in order, periods in order within a row
+        i0 = np.searchsorted(key, rc * stride + tc + 1)  # the period just before
+        hit = i0 < len(key)
+        hit[hit] = key[i0[hit]] == (rc * stride + tc + 1)[hit]
+        last_u0[rc[hit], q[hit]] = pos[i0[hit]]
+        i2 = np.searchsorted(key, rc * stride + tc, side="right") - 1  # two or more before
+        hit = i2 >= 0
+        hit[hit] = r[i2[hit]] == rc[hit]
+        last_u2[rc[hit], q[hit]] = pos[i2[hit]]
+    return _Packed(out, new_end, where, last_v, _ends(last_v, last_t, last_u0, last_u2, end))
+
+
+def _ends(
+    last_v: np.ndarray,
+    last_t: np.ndarray,
+    last_u0: np.ndarray,
+    last_u2: np.ndarray,
+    end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The last-period candidates worth trying, per kind, packed (see :class:`_Packed`).
+
+    Kind 0 (the last period extends the block just before it): only candidates whose previous
+    period may be used whole. Kind 1 (a block of its own): a candidate q after another q'
+    with a smaller value never wins: q' follows at least the same block ends (the running
+    minimum P it adds to is no larger) and costs strictly less with any weight, so only each
+    row's candidates at or below every later one's value are kept; the later ones counted
+    are those at least two periods before the end, which every weight may use (the last
+    period p needs p + w <= end with w <= 1), and the candidates after them are all kept.
+    The earliest best candidate is always kept, so the schedule found is the same."""
+    rows = last_v.shape[0]
+    real = (last_t >= 0) & np.isfinite(last_v)
+    safe = last_t <= (np.floor(end + _EPS) - 2)[:, None]
+    later = np.where(real & safe, last_v, np.inf)[:, ::-1]
+    later = np.minimum.accumulate(later, axis=1)[:, ::-1]  # min over this one and after
+    after = np.full(last_v.shape, np.inf)
+    after[:, :-1] = later[:, 1:]
+    kinds = (real & (last_u0 >= 0), real & ((last_v <= after) | ~safe))
+    out: list[np.ndarray] = []
+    for mask, u in zip(kinds, (last_u0, last_u2), strict=True):
+        r, q = np.nonzero(mask)
+        n = np.bincount(r, minlength=rows)
+        i = np.arange(len(r)) - np.concatenate(([0], np.cumsum(n)[:-1]))[r]
+        size = max(int(n.max(initial=0)), 1)
+        values = np.full((rows, size), np.inf)
+        periods = np.full((rows, size), -1, dtype=np.int64)
+        before = np.full((rows, size), -1, dtype=np.int64)
+        values[r, i], periods[r, i], before[r, i] = last_v[r, q], last_t[r, q], u[r, q]
+        out += [values, periods, before]
+    return (out[0], out[1], out[2], out[3], out[4], out[5])
 
 
 def _search(
@@ -773,11 +864,13 @@ def _search(
     keep: np.ndarray,
     bound: np.ndarray,
     out: np.ndarray | None = None,
+    last: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_exact` on each row's kept periods only (see :func:`_compress`): the cheapest
-    schedule among those that use no other period, with every block count that could cost
-    at most ``bound``. Weights (R x T, in the original periods; written into ``out``, all
-    zeros, where given) and their cost (inf: none)."""
+    schedule among those that use no other period whole and end in a ``last`` one (default:
+    a kept one), with every block count that could cost at most ``bound``. Weights (R x T,
+    in the original periods; written into ``out``, all zeros, where given) and their cost
+    (inf: none)."""
     rows, periods = v.shape
     weights = np.zeros((rows, periods)) if out is None else out
     total = np.full(rows, np.inf)
@@ -793,40 +886,59 @@ def _search(
             j += 1
         group = order[i:j]
         i = j
-        packed, new_end, where = _compress(v[group], end[group], keep[group])
-        w, cost = _solve_packed(packed, length[group], new_end, over[group], bound[group])
-        rr, cc = np.nonzero(w)  # the periods used (never a gap or padding)
-        weights[group[rr], where[rr, cc]] = w[rr, cc]
-        total[group] = cost  # the same products summed: the left-out periods add nothing
+        packed = _compress(v[group], end[group], keep[group], None if last is None else last[group])
+        w, cost, end_t, end_w = _solve_packed(
+            packed, length[group], end[group], over[group], bound[group], last is not None
+        )
+        rr, cc = np.nonzero(w)  # the whole periods used (never a gap or padding)
+        weights[group[rr], packed.where[rr, cc]] = w[rr, cc]
+        ended = np.flatnonzero(end_t >= 0)
+        weights[group[ended], end_t[ended]] = end_w[ended]
+        total[group] = cost
     return weights, total
 
 
 def _solve_packed(
-    v: np.ndarray, length: np.ndarray, end: np.ndarray, over: np.ndarray, bound: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    packed: _Packed,
+    length: np.ndarray,
+    end: np.ndarray,
+    over: np.ndarray,
+    bound: np.ndarray,
+    own_lasts: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_exact` with the fewest blocks that can matter, in chunks whose trace-back bits
-    fit the budget: weights (R x W) and their cost (inf where no schedule was found)."""
+    fit the budget: the whole periods' weights (R x W, packed), the cost (inf where no
+    schedule was found), and the last period (original period, -1 for none; weight).
+    ``end``: in the original periods. ``own_lasts``: the last-period candidates are not just
+    the packed periods (the block-count floors then count them too)."""
+    v = packed.v
     rows, periods = v.shape
     filled = np.where(np.isfinite(v), v, 0.0)
     best_w = np.zeros((rows, periods))
     best_sum = np.full(rows, np.inf)
+    best_t = np.full(rows, -1, dtype=np.int64)
+    best_end_w = np.zeros(rows)
 
     def solve(todo: np.ndarray, most: np.ndarray) -> None:
         per_row = max(1, _states(length[todo], over[todo], most[todo], periods) * periods * 2)
         step = max(1, _TRACE_BYTES // per_row)
         for i in range(0, len(todo), step):
             chunk = todo[i : i + step]
-            w, blocks = _exact(
+            lasts = (*(a[chunk] for a in packed.ends), end[chunk])
+            w, blocks, end_t, end_w, end_v = _exact(
                 v[chunk],
                 length[chunk],
-                end[chunk],
+                packed.end[chunk],
                 over[chunk],
                 most[chunk],
+                lasts,
                 floors[chunk],
                 bound[chunk],
             )
             best_w[chunk] = w
-            best_sum[chunk] = np.where(blocks > 0, (w * filled[chunk]).sum(axis=1), np.inf)
+            best_t[chunk], best_end_w[chunk] = end_t, end_w
+            spent = (w * filled[chunk]).sum(axis=1) + end_w * end_v
+            best_sum[chunk] = np.where(blocks > 0, spent, np.inf)
 
     # The work grows with the number of blocks searched, and the bound given is loose on it
     # (with a long overhead, hundreds of blocks "might" pay). Within one programme a row stops
@@ -834,7 +946,14 @@ def _solve_packed(
     # a period, the whole periods of early layers grow with the blocks allowed, so few blocks
     # are searched first; the cost found is a schedule's, a tighter bound: rows where more
     # blocks could still cost as little are searched again with that many.
-    floors = _block_floors(v, length, end, over)
+    if own_lasts:  # the candidates hold every period used (last ones: all of them, whole);
+        # as many columns again of no data, so that the floors cover one block per candidate
+        n_c = packed.last_v.shape[1]
+        union = np.full((rows, 2 * n_c + 1), np.nan)
+        union[:, :n_c] = np.where(np.isfinite(packed.last_v), packed.last_v, np.nan)
+        floors = _block_floors(union, length, np.full(rows, float(n_c)), over)
+    else:
+        floors = _block_floors(v, length, packed.end, over)
     most = _most_blocks(floors, bound)
     # an overhead of at most one period: the whole periods each layer needs do not grow with
     # the blocks allowed, so every block count that can pay is searched in one programme that
@@ -846,7 +965,7 @@ def _solve_packed(
     wider = np.flatnonzero((again > first) & (most > first))
     if len(wider):
         solve(wider, np.where(np.isin(np.arange(rows), wider), np.minimum(again, most), 0))
-    return best_w, best_sum
+    return best_w, best_sum, best_t, best_end_w
 
 
 def best_interruptible(
@@ -872,9 +991,12 @@ def best_interruptible(
     the periods some schedule as cheap as a known one could use: :func:`_lower_bounds` gives
     every period a lower bound on the cost of any schedule through it; the search first runs
     on the periods with the least bounds (its result is a schedule, an upper bound U), and
-    again on every period whose bound is within U where that is not already the set searched.
-    Periods left out are gaps no block bridges, so every schedule searched is one of the
-    model's, and every schedule that could tie with the best is searched."""
+    again where that is not already every period whose bound is within U: then the blocks use
+    the periods whose bound as a whole period is within U, and the last period is any period
+    whose bound is (most periods of a year cheap enough to end a schedule with a small weight
+    are far too dear to be used whole). Periods left out are gaps no block bridges, so every
+    schedule searched is one of the model's, and every schedule that could tie with the best
+    is searched."""
     v = _rows(values)
     rows, periods = v.shape
     length_r = _per_row(length, rows)
@@ -892,13 +1014,16 @@ def best_interruptible(
         whole_rows = len(todo) == rows and span == periods  # the usual case: no copies
         sub = v if whole_rows else v[todo, :span]
         lower = np.empty(sub.shape)
+        lower_whole = np.empty(sub.shape)  # the same, for the periods used whole
         seed = np.empty(sub.shape, dtype=bool)
         scale = np.empty(len(todo))  # each row's sum of |v|: the size of its float noise
         # first search: the periods with the least bounds
         seed_n = min(span, int(_SEED_PERIODS * math.ceil(float(length_r[todo].max()))) + 8)
         for i in range(0, len(todo) if span else 0, _ROW_CHUNK):
             part, rows_i = slice(i, i + _ROW_CHUNK), todo[i : i + _ROW_CHUNK]
-            low = _lower_bounds(sub[part], length_r[rows_i], end_r[rows_i], over[rows_i])
+            low = _lower_bounds(
+                sub[part], length_r[rows_i], end_r[rows_i], over[rows_i], lower_whole[part]
+            )
             cut = _smallest(low, [seed_n - 1])[:, 0]
             lower[part] = low
             scale[part] = np.abs(np.where(np.isfinite(sub[part]), sub[part], 0.0)).sum(axis=1)
@@ -913,13 +1038,16 @@ def best_interruptible(
         keep = lower <= (upper + margin)[:, None]
         again = np.flatnonzero((keep & ~seed).any(axis=1))
         if len(again):
+            # every period a schedule as cheap as the best found could use: whole where its
+            # bound as a whole period allows, last where its bound allows (a superset)
             w2, total2 = _search(
                 sub[again],
                 length_r[todo][again],
                 end_r[todo][again],
                 over[todo][again],
-                keep[again],
+                lower_whole[again] <= (upper + margin)[again, None],
                 (upper + margin)[again],
+                last=keep[again],
             )
             w[again], total[again] = w2, total2
         if not whole_rows:
