@@ -285,3 +285,61 @@ def test_complete_rows_of_one_length_equal_the_full_search(seed, overhead, lengt
     np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(ours.pauses, full.pauses)
     np.testing.assert_allclose(ours.finish, full.finish, atol=1e-9)
+
+
+def test_random_batches_equal_the_full_search_and_use_last_only_periods(monkeypatch):
+    """Seeded random batches (cycles, walks, exact ties, rows at a floor; holes, deadlines,
+    overheads) against the full search. The second search takes its last period from periods
+    its blocks may not use whole (cheap enough to end a schedule with a small weight, too dear
+    to be used whole); the spy checks that these batches exercise that case, so the
+    comparison cannot silently stop covering it."""
+    from interruptible_reference import best_interruptible as full_search
+
+    from recommender.planner import timing
+
+    seen = {"second": 0, "last_only": 0}
+    search = timing._search
+
+    def spy(v, length, end, over, keep, bound, out=None, last=None):
+        if last is not None:
+            seen["second"] += 1
+            seen["last_only"] += int((last & ~keep).any())
+        return search(v, length, end, over, keep, bound, out=out, last=last)
+
+    monkeypatch.setattr(timing, "_search", spy)
+    rng = np.random.default_rng(123)
+    for _ in range(60):
+        periods = int(rng.integers(48, 320))
+        hours = np.arange(periods)
+        rows = int(rng.integers(1, 5))
+        shape = rng.choice(["cycle", "walk", "levels", "floor"])
+        noise = rng.normal(0, 30, (rows, periods)).cumsum(1)
+        if shape == "cycle":
+            v = 300 + 100 * np.sin(2 * np.pi * hours / 24)[None] + noise
+        elif shape == "walk":
+            v = noise  # crosses zero: negative intensities
+        elif shape == "levels":
+            v = rng.choice([100.0, 120.0, 300.0], size=(rows, periods))
+        else:
+            v = 5.0 + np.abs(60 + 40 * np.sin(2 * np.pi * hours / 24)[None] + noise / 2 - 5.0)
+        v = np.where(rng.random(v.shape) < rng.uniform(0, 0.1), np.nan, v)
+        length = rng.uniform(0.5, 20.0, rows)
+        end = np.where(rng.random(rows) < 0.5, float(periods), rng.uniform(1, periods, rows))
+        over = rng.choice([0.0, 5 / 60, 0.25, 7 / 60, 1.0, 1.6], rows)
+        ours = best_interruptible(v, length, end, over)
+        full = full_search(v, length, end, over)
+        np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(ours.pauses, full.pauses)
+        finite = np.isfinite(full.sum)
+        np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+    assert seen["second"] >= 20 and seen["last_only"] >= 10, seen
+
+
+def test_a_cheaper_last_period_past_the_deadline_does_not_hide_an_earlier_one():
+    # two blocks need 1.5 + 1/3 h: period 4 whole and 5/6 of a last period; period 8 is the
+    # cheapest last period but 8 + 5/6 runs past the deadline (8.5), so period 6 ends it
+    values = [15.0, 14.0, 5.0, 12.0, 2.0, 11.0, 5.0, 5.0, 3.0]
+    schedule = best_interruptible(np.array(values), 1.5, 8.5, 1 / 3)
+    assert schedule.sum[0] == pytest.approx(oracle(values, 1.5, 8.5, 1 / 3))
+    assert schedule.sum[0] == pytest.approx(2.0 + 5.0 * 5 / 6)
+    assert schedule.weights[0].tolist() == pytest.approx([0, 0, 0, 0, 1, 0, 5 / 6, 0, 0])
