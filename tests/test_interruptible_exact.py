@@ -192,6 +192,22 @@ def test_the_last_period_may_be_a_block_of_its_own():
 # data and deadlines, where a bound that is not valid would drop a period the optimum uses.
 
 
+def _same_as_full_search(v, length, end, overhead):
+    """best_interruptible against the full search (tests/interruptible_reference.py, every
+    period searched): the same costs, and by the documented tie rule (among equal costs,
+    fewer pauses, then the earlier finish) the same pauses and finish. Returns ours and the
+    rows where a schedule fits."""
+    from interruptible_reference import best_interruptible as full_search
+
+    ours = best_interruptible(v, length, end, overhead)
+    full = full_search(v, length, end, overhead)
+    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(ours.pauses, full.pauses)
+    finite = np.isfinite(full.sum)
+    np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+    return ours, finite
+
+
 @st.composite
 def long_cases(draw):
     periods = draw(st.integers(min_value=48, max_value=300))
@@ -216,20 +232,12 @@ def long_cases(draw):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(long_cases(), min_size=1, max_size=4))
 def test_schedule_equals_the_full_search_on_long_series(batch):
-    from interruptible_reference import best_interruptible as full_search
-
     periods = max(len(values) for values, *_ in batch)
     v = np.full((len(batch), periods), math.nan)
     for r, (values, *_) in enumerate(batch):
         v[r, : len(values)] = values
     lengths, ends, overs = (np.array([case[i] for case in batch]) for i in (1, 2, 3))
-    ours = best_interruptible(v, lengths, ends, overs)
-    full = full_search(v, lengths, ends, overs)
-    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
-    # the documented tie rule: among equal costs, fewer pauses, then the earlier finish
-    np.testing.assert_array_equal(ours.pauses, full.pauses)
-    finite = np.isfinite(full.sum)
-    np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+    ours, finite = _same_as_full_search(v, lengths, ends, overs)
     for r, (_values, length, end, overhead) in enumerate(batch):
         if finite[r]:  # a schedule of the model, with the cost it claims
             used = np.flatnonzero(ours.weights[r] > 0).tolist()
@@ -246,19 +254,13 @@ def test_schedule_equals_the_full_search_on_long_series(batch):
 def test_rows_at_a_floor_equal_the_full_search(seed, overhead, length):
     """Walks reflected at a floor (many periods near the least value, where each row's price
     for the bounds matters most) and a row without data, next to each other in one batch."""
-    from interruptible_reference import best_interruptible as full_search
 
     rng = np.random.default_rng(seed)
     periods = 240
     hours = np.arange(periods)
     walk = 60 + 40 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 15, (3, periods)).cumsum(1)
     v = np.vstack([5.0 + np.abs(walk - 5.0), np.full((1, periods), math.nan)])
-    ours = best_interruptible(v, length, None, overhead)
-    full = full_search(v, length, None, overhead)
-    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
-    np.testing.assert_array_equal(ours.pauses, full.pauses)
-    finite = np.isfinite(full.sum)
-    np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+    _same_as_full_search(v, length, None, overhead)
 
 
 @settings(max_examples=25, deadline=None)
@@ -272,7 +274,6 @@ def test_complete_rows_of_one_length_equal_the_full_search(seed, overhead, lengt
     shortcuts on: every period usable, the window costs by column shifts), daily cycles of
     different depths so that the rows need different numbers of blocks and leave the
     programme at different layers."""
-    from interruptible_reference import best_interruptible as full_search
 
     rng = np.random.default_rng(seed)
     periods = 200
@@ -280,11 +281,8 @@ def test_complete_rows_of_one_length_equal_the_full_search(seed, overhead, lengt
     depth = rng.uniform(5.0, 120.0, (6, 1))
     walk = 200 + depth * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 10, (6, periods)).cumsum(1)
     v = 10.0 + np.abs(walk - 10.0)
-    ours = best_interruptible(v, length, None, overhead)
-    full = full_search(v, length, None, overhead)
-    np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
-    np.testing.assert_array_equal(ours.pauses, full.pauses)
-    np.testing.assert_allclose(ours.finish, full.finish, atol=1e-9)
+    _, finite = _same_as_full_search(v, length, None, overhead)
+    assert finite.all()
 
 
 def test_random_batches_equal_the_full_search_and_use_last_only_periods(monkeypatch):
@@ -293,7 +291,6 @@ def test_random_batches_equal_the_full_search_and_use_last_only_periods(monkeypa
     its blocks may not use whole (cheap enough to end a schedule with a small weight, too dear
     to be used whole); the spy checks that these batches exercise that case, so the
     comparison cannot silently stop covering it."""
-    from interruptible_reference import best_interruptible as full_search
 
     from recommender.planner import timing
 
@@ -326,12 +323,7 @@ def test_random_batches_equal_the_full_search_and_use_last_only_periods(monkeypa
         length = rng.uniform(0.5, 20.0, rows)
         end = np.where(rng.random(rows) < 0.5, float(periods), rng.uniform(1, periods, rows))
         over = rng.choice([0.0, 5 / 60, 0.25, 7 / 60, 1.0, 1.6], rows)
-        ours = best_interruptible(v, length, end, over)
-        full = full_search(v, length, end, over)
-        np.testing.assert_allclose(ours.sum, full.sum, rtol=1e-9, atol=1e-9)
-        np.testing.assert_array_equal(ours.pauses, full.pauses)
-        finite = np.isfinite(full.sum)
-        np.testing.assert_allclose(ours.finish[finite], full.finish[finite], atol=1e-9)
+        _same_as_full_search(v, length, end, over)
     assert seen["second"] >= 20 and seen["last_only"] >= 10, seen
 
 
