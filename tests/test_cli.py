@@ -522,3 +522,10 @@ def test_suggest_imports_no_cloud_sdk_or_plotting():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(("top", "counted"), [("1", "1 row (rank 1;"), ("3", "3 rows (ranks ")])
+def test_the_table_footer_counts_rows_in_words_that_agree(cli, top, counted):
+    result = cli("suggest", "--gpu-hours", "400", "--top", top)
+    assert result.code == 0, result.err
+    assert counted in " ".join(result.out.split())

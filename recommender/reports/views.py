@@ -499,7 +499,9 @@ def render_plan(
     console.print(
         Text(
             (
-                f"{shown} rows (ranks {R.ranks_text(sorted(options['rank']))}; spot and "
+                f"{shown} {'row' if shown == 1 else 'rows'} "
+                f"({'rank' if shown == 1 else 'ranks'} {R.ranks_text(sorted(options['rank']))}; "
+                "spot and "
                 "on-demand of an instance share a row: --markets split)"
                 if combined
                 else f"{shown}"
