@@ -118,6 +118,22 @@ def test_readme_intensity_file_example_runs_on_the_sample(cli, monkeypatch, comm
     assert best["start"][:16].replace("T", " ") in printed  # and the start it chose
 
 
+@pytest.mark.parametrize(("command", "printed"), TRACE_PLANS)
+def test_the_table_says_where_a_trace_plans_intensity_came_from(cli, monkeypatch, command, printed):
+    # the rows shown, counted as shown; the file's series (not "live grid data"), averaged
+    # over each option's own run (not "from now": the run starts after --start-after)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "120")
+    result = cli(*shlex.split(command)[1:])
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    assert "Intensity: the intensity file's series for 1 of 1 rows shown" in text
+    assert "from now" not in text and "live grid data" not in text
+    assert "Intensity: the intensity file's series for 1 of 1 rows shown" in " ".join(
+        printed.split()
+    )  # and the README shows what it prints
+
+
 def test_the_sample_plan_renders_and_launches_as_a_dry_run(cli, monkeypatch, tmp_path):
     plan = ROOT / "samples" / "plan.json"
     result = cli("report", "--from", str(plan), "--out", str(tmp_path / "r"))

@@ -255,17 +255,28 @@ def _intensity_label(row: Any) -> str:
     return intensity_label(str(row.intensity_source), row.intensity_year, str(row.intensity_method))
 
 
-def intensity_summary(options: pd.DataFrame) -> str:
-    """How the rows' grid intensities were obtained (static, or live per --intensity)."""
+def intensity_summary(options: pd.DataFrame, noun: str = "options") -> str:
+    """How these options' grid intensities were obtained: static annual figures, or a time
+    series (a grid API's live data or forecast, its cache, or --intensity-file) averaged
+    over each option's own run, whenever that run starts."""
     kinds = options["intensity_kind"] if "intensity_kind" in options else pd.Series(dtype=object)
-    live = int((kinds.fillna("static") != "static").sum())
+    timed = int((kinds.fillna("static") != "static").sum())
     bases = sorted(set(options["intensity_basis"].dropna())) if "intensity_basis" in options else []
     static = _BASIS_SUMMARY.get(",".join(bases), f"static annual figures ({', '.join(bases)})")
-    if not live:
+    if not timed:
         return static
+    sources = options.get("intensity_source", kinds)
+    from_file = bool(
+        sources[kinds.fillna("static") != "static"]
+        .astype(str)
+        .str.startswith("intensity file")
+        .all()
+    )
+    series = "the intensity file's series" if from_file else "live grid data"
+    rest = f"; the rest {static}" if timed < len(options) else ""
     return (
-        f"live grid data for {live} of {len(options)} rows, averaged over each run from now "
-        f"(intensity_kind: forecast, live or cached); the rest {static}"
+        f"{series} for {timed} of {len(options)} {noun}, averaged over each one's own run "
+        f"(intensity_kind: forecast, live or cached; intensity_source names it){rest}"
     )
 
 
@@ -533,7 +544,7 @@ def render_plan(
                 if s.objective == "balanced"
                 else ""
             )
-            + f". Intensity: {intensity_summary(plan.options)}."
+            + f". Intensity: {intensity_summary(options, 'rows shown')}."
         ),
         style="dim",
     )
