@@ -444,6 +444,7 @@ def gcp_env(fake: FakeCompute) -> dict[str, str]:
         os.environ,
         CARBONPLAN_GCP_API_ENDPOINT=fake.url,
         CARBONPLAN_GCP_ANONYMOUS="1",
+        CARBONPLAN_GCP_RETRY_SECONDS="0",
     )
 
 
@@ -559,6 +560,42 @@ def test_gcp_stuck_operation_times_out_and_is_cleaned_up(cli, gce, plan_file, mo
     assert "Timeout" in result.err and "not done" in result.err
     assert gce.instances == {}  # it was PROVISIONING when the wait gave up: deleted
     assert "cleaned up: job-1" in result.out
+
+
+def test_gcp_transient_errors_are_retried_within_the_bound(cli, gce, monkeypatch):
+    """503 on every list: retried with backoff, then one error once the retry budget is
+    spent (google-api-core's default budget for such calls is 600 s)."""
+    monkeypatch.setenv("CARBONPLAN_GCP_RETRY_SECONDS", "2.5")
+    gce.fail_list = 503
+    started = time.monotonic()
+    result = cli("instances", "--provider", "gcp", "--project", PROJECT)
+    elapsed = time.monotonic() - started
+    assert result.code == ExitCode.LAUNCH_FAILED, result.err
+    assert "503" in result.err and "list failed" in result.err
+    assert len([r for r in gce.requests if r["kind"] == "aggregatedList"]) >= 2  # retried
+    assert elapsed < 2.5 + 30  # gave up: the budget, one last attempt, a busy machine
+    assert "CARBONPLAN_GCP_RETRY_SECONDS" in result.err.strip().splitlines()[-1]
+    assert "Traceback" not in result.err
+
+
+def test_a_hanging_gcp_endpoint_fails_within_its_call_timeout(cli, gce, hanging, monkeypatch):
+    """An endpoint that accepts and never answers: the call is cut at its timeout, once
+    (a timeout is not retried), and the error says so."""
+    monkeypatch.setenv("CARBONPLAN_GCP_API_ENDPOINT", hanging.url)
+    monkeypatch.setenv("CARBONPLAN_GCP_CALL_TIMEOUT", "0.5")
+    result = cli("instances", "--provider", "gcp", "--project", PROJECT)
+    assert result.code == ExitCode.LAUNCH_FAILED, result.err
+    assert hanging.requests == 1
+    assert "timed out" in result.err.lower() or "timeout" in result.err.lower(), result.err
+    hint = result.err.strip().splitlines()[-1]
+    assert hint.startswith("hint: ") and "CARBONPLAN_GCP_CALL_TIMEOUT" in hint
+    assert "Traceback" not in result.err
+
+
+def test_a_gcp_bound_that_is_not_a_number_is_one_error(cli, gce, monkeypatch):
+    monkeypatch.setenv("CARBONPLAN_GCP_CALL_TIMEOUT", "soon")
+    result = cli("instances", "--provider", "gcp", "--project", PROJECT)
+    result.assert_one_clear_error("CARBONPLAN_GCP_CALL_TIMEOUT")
 
 
 def test_gcp_failing_earlier_run_lookup_stops_before_any_insert(cli, gce, plan_file):

@@ -22,6 +22,7 @@ def gce(monkeypatch):
     monkeypatch.setenv("CARBONPLAN_GCP_API_ENDPOINT", fake.url)
     monkeypatch.setenv("CARBONPLAN_GCP_ANONYMOUS", "1")
     monkeypatch.setattr("recommender.launch.gcp.POLL_SECONDS", 0.0)
+    monkeypatch.setenv("CARBONPLAN_GCP_RETRY_SECONDS", "0")  # a fault fails at once
     yield fake
     fake.stop()
 

@@ -7,6 +7,12 @@ credentials (the tests use a local fake of the Compute REST API this way).
 
 Zones come from ``data/gcp_zones.csv`` (built by ``scripts/build_gcp_zones.py``), so a dry
 run needs no API call; ``--zone`` overrides it.
+
+Every call is bounded (:class:`CallBounds`): each attempt may take
+``CARBONPLAN_GCP_CALL_TIMEOUT`` seconds (default 20; an operation's long-poll wait 130), and
+transient errors (429, 500, 503; a dropped connection) are retried with backoff for at most
+``CARBONPLAN_GCP_RETRY_SECONDS`` (default 30). google-api-core's own defaults retry some
+calls for up to 600 s.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from recommender.errors import BadInputError
+from recommender.inputs import env_number
 from recommender.launch.base import (
     TAG_KEY,
     TAG_MARK,
@@ -57,6 +65,51 @@ RETRYABLE: dict[str, Scope] = {
 }
 POLL_SECONDS = 2.0
 WAIT_SECONDS = 600.0
+
+#: Bounds of every Compute call (see the module docstring); the variables override them.
+CALL_TIMEOUT_ENV = "CARBONPLAN_GCP_CALL_TIMEOUT"
+RETRY_SECONDS_ENV = "CARBONPLAN_GCP_RETRY_SECONDS"
+DEFAULT_CALL_TIMEOUT_S = 20.0
+DEFAULT_RETRY_S = 30.0
+WAIT_CALL_TIMEOUT_S = 130.0  # zoneOperations.wait answers within about 2 minutes
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    return env_number(
+        name, default, low=low, high=high, hint=f"unset it for the default ({default:g})"
+    )
+
+
+@dataclass(frozen=True)
+class CallBounds:
+    """How long one Compute call may take: each attempt's timeout, the time retrying."""
+
+    timeout_s: float
+    retry_s: float
+
+    @classmethod
+    def from_env(cls) -> CallBounds:
+        return cls(
+            timeout_s=_env_number(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S, 0.1, 3600),
+            retry_s=_env_number(RETRY_SECONDS_ENV, DEFAULT_RETRY_S, 0.0, 3600),
+        )
+
+    def options(self, timeout_s: float | None = None) -> dict[str, Any]:
+        """The ``retry`` and ``timeout`` arguments of a call: transient errors retried with
+        backoff (1, 2, 4, 8 s ...) until ``retry_s`` has passed, each attempt cut at the
+        timeout."""
+        from google.api_core import retry as api_retry
+
+        retry = api_retry.Retry(
+            predicate=api_retry.if_transient_error,
+            initial=1.0,
+            maximum=8.0,
+            multiplier=2.0,
+            timeout=self.retry_s,
+        )
+        return {"retry": retry, "timeout": timeout_s or self.timeout_s}
+
+
 #: statuses of an instance that is not (going to be) running
 STOPPED = ("STOPPING", "TERMINATED", "SUSPENDING", "SUSPENDED")
 _CONFLICT_HINT = (
@@ -101,9 +154,18 @@ class GcpBackend:
     def __init__(self, project: str | None = None) -> None:
         self._project = project
         self._clients: dict[str, Any] = {}
+        self._bounds: CallBounds | None = None
+
+    @property
+    def bounds(self) -> CallBounds:
+        if self._bounds is None:  # read when a call is made, not for a dry run
+            self._bounds = CallBounds.from_env()
+        return self._bounds
 
     # -- plumbing ---------------------------------------------------------------------------
     def _client(self, kind: str) -> Any:
+        if self._bounds is None:  # a bad setting is bad input here, before any call is tried
+            self._bounds = CallBounds.from_env()
         if kind not in self._clients:
             from google.cloud import compute_v1
 
@@ -156,7 +218,12 @@ class GcpBackend:
             return "<--project>"
 
     def _api_error(self, exc: Exception) -> Exception:
-        """Classify a google.api_core error raised synchronously by a call."""
+        """Classify a google.api_core error raised synchronously by a call (the last error
+        where the retries ran out of time)."""
+        cause = getattr(exc, "cause", None)
+        retried = type(exc).__name__ == "RetryError" and isinstance(cause, Exception)
+        if retried and isinstance(cause, Exception):
+            exc = cause
         reasons = [str(e.get("reason", "")) for e in getattr(exc, "errors", []) or []]
         message = str(getattr(exc, "message", exc))
         for code, scope in RETRYABLE.items():
@@ -168,6 +235,16 @@ class GcpBackend:
             hint = "check ADC credentials and the roles in README 'Permissions'"
         elif status == 409:
             hint = _CONFLICT_HINT
+        elif retried:
+            hint = (
+                f"still failing after retrying for {self.bounds.retry_s:g} s; try again later "
+                f"({RETRY_SECONDS_ENV} sets how long to retry)"
+            )
+        elif "Timeout" in type(exc).__name__:
+            hint = (
+                f"no answer within {self.bounds.timeout_s:g} s; try again later "
+                f"({CALL_TIMEOUT_ENV} sets the bound)"
+            )
         return BackendError(str(status or type(exc).__name__), message, hint)
 
     def _wait(self, operation: Any, zone: str) -> None:
@@ -178,7 +255,12 @@ class GcpBackend:
             if time.monotonic() > deadline:
                 raise BackendError("Timeout", f"operation {operation.name} not done")
             try:
-                operation = ops.wait(project=self.project, zone=zone, operation=operation.name)
+                operation = ops.wait(
+                    project=self.project,
+                    zone=zone,
+                    operation=operation.name,
+                    **self.bounds.options(WAIT_CALL_TIMEOUT_S),
+                )
             except Exception as exc:
                 raise self._api_error(exc) from exc
             if str(getattr(operation.status, "name", operation.status)) != "DONE":
@@ -288,7 +370,9 @@ class GcpBackend:
         client = self._client("instances")
         project = self.project  # no project is bad input, not a cloud error
         try:
-            pages = client.aggregated_list(request={"project": project, "filter": filter_})
+            pages = client.aggregated_list(
+                request={"project": project, "filter": filter_}, **self.bounds.options()
+            )
             found: list[tuple[str, Any]] = []
             for scope, listing in pages:
                 zone = scope.rsplit("/", 1)[-1]
@@ -328,7 +412,7 @@ class GcpBackend:
             refused = False
             try:
                 try:
-                    operation = client.insert_unary(request=request)
+                    operation = client.insert_unary(request=request, **self.bounds.options())
                 except Exception as exc:
                     # an HTTP error answer: the insert was refused and created nothing (409: the
                     # name belongs to an instance that is not this run's; never delete it)
@@ -396,7 +480,7 @@ class GcpBackend:
         """The instance's status (RUNNING, STOPPING, ...), or None when there is none."""
         client, project = self._client("instances"), self.project
         try:
-            found = client.get(project=project, zone=zone, instance=name)
+            found = client.get(project=project, zone=zone, instance=name, **self.bounds.options())
         except Exception as exc:
             if getattr(exc, "code", None) == 404:
                 return None
@@ -407,7 +491,9 @@ class GcpBackend:
         client = self._client("instances")
         for name in instance_ids:
             try:
-                operation = client.delete_unary(project=self.project, zone=zone, instance=name)
+                operation = client.delete_unary(
+                    project=self.project, zone=zone, instance=name, **self.bounds.options()
+                )
             except Exception as exc:
                 raise self._api_error(exc) from exc
             self._wait(operation, zone)
