@@ -195,6 +195,20 @@ def test_pool_exhausted_fails_over_to_the_next_zone(cli, gce, plan_file):
     assert "ZONE_RESOURCE_POOL_EXHAUSTED" in result.out and "no-capacity" in result.out
 
 
+def test_a_503_stockout_moves_on_at_once_while_other_503s_are_retried(
+    cli, gce, plan_file, monkeypatch
+):
+    """A zone out of capacity answered as HTTP 503 is not retried in that zone (the launch
+    fails over at once), though a retry budget is set that would retry any other 503."""
+    monkeypatch.setenv("CARBONPLAN_GCP_RETRY_SECONDS", "20")
+    gce.faults.append(Fault("us-central1-a", mode="sync", status=503))
+    result = launch(cli, plan_file(option(1, "a2-highgpu-1g", "spot")), "--yes")
+    assert result.code == 0, result.err
+    zones = [r["path"].split("/")[6] for r in gce.inserts()]
+    assert zones == ["us-central1-a", "us-central1-b"]  # one insert in the zone out of stock
+    assert list(gce.instances) == [("us-central1-b", "job-1")]
+
+
 def test_quota_error_moves_to_the_next_option(cli, gce, plan_file):
     gce.faults.append(
         Fault(

@@ -80,6 +80,13 @@ def _env_number(name: str, default: float, low: float, high: float) -> float:
     )
 
 
+def _failover_code(exc: Exception) -> str | None:
+    """The :data:`RETRYABLE` code (capacity, quota) an API error carries, if any."""
+    reasons = [str(e.get("reason", "")) for e in getattr(exc, "errors", []) or []]
+    message = str(getattr(exc, "message", exc))
+    return next((c for c in RETRYABLE if c in reasons or c in message), None)
+
+
 @dataclass(frozen=True)
 class CallBounds:
     """How long one Compute call may take: each attempt's timeout, the time retrying."""
@@ -97,11 +104,15 @@ class CallBounds:
     def options(self, timeout_s: float | None = None) -> dict[str, Any]:
         """The ``retry`` and ``timeout`` arguments of a call: transient errors retried with
         backoff (1, 2, 4, 8 s ...) until ``retry_s`` has passed, each attempt cut at the
-        timeout."""
+        timeout. A zone out of capacity or quota (:data:`RETRYABLE`, even as a 503) is not
+        retried here: the launch moves on to the next zone or option at once."""
         from google.api_core import retry as api_retry
 
+        def transient(exc: Exception) -> bool:
+            return bool(api_retry.if_transient_error(exc)) and _failover_code(exc) is None
+
         retry = api_retry.Retry(
-            predicate=api_retry.if_transient_error,
+            predicate=transient,
             initial=1.0,
             maximum=8.0,
             multiplier=2.0,
@@ -224,11 +235,10 @@ class GcpBackend:
         retried = type(exc).__name__ == "RetryError" and isinstance(cause, Exception)
         if retried and isinstance(cause, Exception):
             exc = cause
-        reasons = [str(e.get("reason", "")) for e in getattr(exc, "errors", []) or []]
         message = str(getattr(exc, "message", exc))
-        for code, scope in RETRYABLE.items():
-            if code in reasons or code in message:
-                return RetryableLaunchError(code, message, scope)
+        code = _failover_code(exc)
+        if code is not None:
+            return RetryableLaunchError(code, message, RETRYABLE[code])
         status = getattr(exc, "code", None)
         hint = ""
         if status in (401, 403):
