@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from recommender.planner.timing import TimeWindow
 
 
-def env_number(name: str, default: float, *, low: float, high: float, hint: str) -> float:
+def env_number(
+    name: str, default: float, *, low: float, high: float, hint: str | None = None
+) -> float:
     """The number in the environment variable ``name`` (``default`` when unset or blank),
     refused with one error naming the variable and its value when it is not a number in
-    ``[low, high]`` (NaN and infinities included)."""
+    ``[low, high]`` (NaN and infinities included); the hint defaults to unsetting it."""
     import os
 
     raw = os.environ.get(name, "").strip()
@@ -34,7 +36,10 @@ def env_number(name: str, default: float, *, low: float, high: float, hint: str)
         value = float("nan")
     if not low <= value <= high:  # NaN fails too
         limits = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
-        raise BadInputError(f"{name}={raw!r} is not a number {limits}", hint)
+        raise BadInputError(
+            f"{name}={raw!r} is not a number {limits}",
+            hint or f"unset it for the default ({default:g})",
+        )
     return value
 
 

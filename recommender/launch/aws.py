@@ -78,12 +78,6 @@ DEFAULT_MAX_ATTEMPTS = 3
 _MAX_BACKOFF_S = 20.0
 
 
-def _env_number(name: str, default: float, low: float, high: float) -> float:
-    return env_number(
-        name, default, low=low, high=high, hint=f"unset it for the default ({default:g})"
-    )
-
-
 @dataclass(frozen=True)
 class CallBounds:
     """How long one EC2 call may take: per attempt connect + read timeouts, the attempts."""
@@ -95,9 +89,9 @@ class CallBounds:
     @classmethod
     def from_env(cls) -> CallBounds:
         return cls(
-            connect_s=_env_number(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S, 0.1, 600),
-            read_s=_env_number(READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT_S, 0.1, 3600),
-            attempts=int(_env_number(MAX_ATTEMPTS_ENV, DEFAULT_MAX_ATTEMPTS, 1, 20)),
+            connect_s=env_number(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S, low=0.1, high=600),
+            read_s=env_number(READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT_S, low=0.1, high=3600),
+            attempts=int(env_number(MAX_ATTEMPTS_ENV, DEFAULT_MAX_ATTEMPTS, low=1, high=20)),
         )
 
     @property

@@ -74,12 +74,6 @@ DEFAULT_RETRY_S = 30.0
 WAIT_CALL_TIMEOUT_S = 130.0  # zoneOperations.wait answers within about 2 minutes
 
 
-def _env_number(name: str, default: float, low: float, high: float) -> float:
-    return env_number(
-        name, default, low=low, high=high, hint=f"unset it for the default ({default:g})"
-    )
-
-
 def _failover_code(exc: Exception) -> str | None:
     """The :data:`RETRYABLE` code (capacity, quota) an API error carries, if any."""
     reasons = [str(e.get("reason", "")) for e in getattr(exc, "errors", []) or []]
@@ -97,8 +91,8 @@ class CallBounds:
     @classmethod
     def from_env(cls) -> CallBounds:
         return cls(
-            timeout_s=_env_number(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S, 0.1, 3600),
-            retry_s=_env_number(RETRY_SECONDS_ENV, DEFAULT_RETRY_S, 0.0, 3600),
+            timeout_s=env_number(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S, low=0.1, high=3600),
+            retry_s=env_number(RETRY_SECONDS_ENV, DEFAULT_RETRY_S, low=0.0, high=3600),
         )
 
     def options(self, timeout_s: float | None = None) -> dict[str, Any]:
