@@ -84,7 +84,7 @@ class LiveIntensity:
 
     def describe(self) -> str:
         names = ", ".join([*self.chain.names, "static"])
-        return f"live grid intensity averaged over each run from now ({names}, first that answers)"
+        return f"live grid intensity over each option's own run ({names}; first that answers)"
 
     def resolve(self, frame: pd.DataFrame) -> Resolution:
         """What answered for the regions of ``frame`` (the prefetch, else a fetch now); its
