@@ -58,6 +58,16 @@ _EXTRA = {"name", "market"}
 _WORK_HOURS = {"gpu_hours", "ref_gpu"}
 _WORK_MODEL = {"params", "active_params", "tokens", "finetune", "examples", "seq_len", "epochs"}
 _MARKETS = {"spot": (True, False), "on-demand": (False, True), "any": (False, False)}
+
+
+def _market(value: Any, where: str) -> tuple[bool, bool]:
+    """A job's market as (spot only, on-demand only); ``where`` names the cell or keyword."""
+    market = str(value).lower()
+    if market not in _MARKETS:
+        raise BadInputError(f"{where}: market {value!r} is not spot, on-demand or any", "e.g. spot")
+    return _MARKETS[market]
+
+
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off", ""}
 
@@ -239,12 +249,7 @@ def _row(
         if column == "name":
             continue
         if column == "market":
-            market = str(text).lower()
-            if market not in _MARKETS:
-                raise BadInputError(
-                    f"{where}: market {text!r} is not spot, on-demand or any", "e.g. spot"
-                )
-            values["spot"], values["on_demand"] = _MARKETS[market]
+            values["spot"], values["on_demand"] = _market(text, where)
             columns["spot"] = columns["on_demand"] = written.get(column, column)
             continue
         values[column] = _value(column, text, where)
@@ -468,12 +473,7 @@ def rows_from(jobs: Iterable[Mapping[str, Any]] | str | Path, known: list[str]) 
             if value is None or column == "name":
                 continue
             if column == "market":
-                market = str(value).lower()
-                if market not in _MARKETS:
-                    raise BadInputError(
-                        f"{label}: market {value!r} is not spot, on-demand or any", "e.g. spot"
-                    )
-                values["spot"], values["on_demand"] = _MARKETS[market]
+                values["spot"], values["on_demand"] = _market(value, label)
                 continue
             if isinstance(value, str) or column in _FLOATS | _INTS | _BOOLS:
                 value = _value(column, value, f"{label}, keyword {key!r}")

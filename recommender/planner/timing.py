@@ -107,12 +107,18 @@ def _last_start(length: np.ndarray, end: np.ndarray, periods: int) -> np.ndarray
     """Each row's last start ``s`` whose window fits: ``s + length <= end`` (+ eps, as that
     float test decides it at the boundary) and no part of it past the data (-1: none)."""
     whole, frac = _split(length)
-    room = end + _EPS
-    last = np.floor(room - length)
-    last += last + 1 + length <= room
-    last -= last + length > room
-    last = np.minimum(last, periods - whole - (frac > 0))
+    last = np.minimum(_last_fit(end, length), periods - whole - (frac > 0))
     return np.where(length > 0, last, -1).astype(np.int64)
+
+
+def _last_fit(end: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The largest whole s with ``s + size <= end`` (+ eps), as that float test decides it at
+    the boundary (``floor(end - size)`` alone can be one off either way); broadcasts."""
+    room = end + _EPS
+    last = np.floor(room - size)
+    last += last + 1 + size <= room
+    last -= last + size > room
+    return last
 
 
 def window_costs(values: np.ndarray, length: Any, end: Any = None) -> np.ndarray:
@@ -389,12 +395,7 @@ def _exact(
     kk, rr = np.nonzero(live.T)
     ends = {(int(k) + 1, 0, int(whole[r, k])) for k, r in zip(kk, rr, strict=True)}
     ends |= {(k, 1, c) for k, _, c in ends}
-    # the last original period p with p + w <= end (+ eps), as that test decides it at the
-    # boundary, per row and block count
-    room = (last_end + _EPS)[:, None]
-    lim_k = np.floor(room - part)
-    lim_k += lim_k + 1 + part <= room
-    lim_k -= lim_k + part > room
+    lim_k = _last_fit(last_end[:, None], part)  # the last original period, per block count
 
     def finish(cost: np.ndarray, k: int, kind: int, rows_k: np.ndarray, c: int) -> None:
         # cost: (A, T + 2) padded by position, A[k, c] (kind 0: the last period extends block k
