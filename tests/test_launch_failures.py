@@ -448,8 +448,13 @@ def gcp_env(fake: FakeCompute) -> dict[str, str]:
     )
 
 
-def launch_gcp(cli, plan: str, *extra: str):
-    return cli("launch", "--from", plan, "--project", PROJECT, "--name", "job-1", *extra)
+launch_gcp = test_launch_gcp.launch
+
+
+def launch_gcp_child(fake: FakeCompute, plan: str, *extra: str):
+    """``launch_gcp`` as a real child process against ``fake``, for signals."""
+    args = ("launch", "--from", plan, "--project", PROJECT, "--name", "job-1", "--yes")
+    return carbonplan(*args, *extra, env=gcp_env(fake))
 
 
 def test_gcp_launch_twice_finds_exactly_one_instance(cli, gce, plan_file):
@@ -622,17 +627,7 @@ def test_gcp_sigint_during_create_leaves_none_running(gce, plan_file, held):
     what this run started is deleted and the fake lists nothing of it afterwards."""
     gce.hold[held] = 30
     plan = plan_file(option(1, "a2-highgpu-1g", "spot"))
-    child = carbonplan(
-        "launch",
-        "--from",
-        plan,
-        "--project",
-        PROJECT,
-        "--name",
-        "job-1",
-        "--yes",
-        env=gcp_env(gce),
-    )
+    child = launch_gcp_child(gce, plan)
     assert gce.reached.wait(60), f"the child never sent {held}"
     child.send_signal(signal.SIGINT)
     rc, _out, err = finish(child, timeout=30)
@@ -651,18 +646,7 @@ def test_gcp_sigint_during_create_leaves_none_running(gce, plan_file, held):
 def test_gcp_sigint_with_keep_on_interrupt_keeps_exactly_the_one_reported(gce, plan_file):
     gce.hold["wait"] = 30
     plan = plan_file(option(1, "a2-highgpu-1g", "spot"))
-    child = carbonplan(
-        "launch",
-        "--from",
-        plan,
-        "--project",
-        PROJECT,
-        "--name",
-        "job-1",
-        "--yes",
-        "--keep-on-interrupt",
-        env=gcp_env(gce),
-    )
+    child = launch_gcp_child(gce, plan, "--keep-on-interrupt")
     assert gce.reached.wait(60)
     child.send_signal(signal.SIGINT)
     rc, _out, err = finish(child, timeout=30)

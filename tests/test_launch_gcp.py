@@ -221,18 +221,7 @@ def test_quota_error_moves_to_the_next_option(cli, gce, plan_file):
         )
     )
     plan = plan_file(option(1, "a2-highgpu-1g", "spot"), option(2, "g2-standard-4", "spot"))
-    result = cli(
-        "launch",
-        "--from",
-        plan,
-        "--project",
-        PROJECT,
-        "--name",
-        "job-1",
-        "--yes",
-        "--format",
-        "json",
-    )
+    result = launch(cli, plan, "--yes", "--format", "json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     assert [(h["rank"], h["zone"], h["outcome"]) for h in doc["history"]] == [

@@ -13,11 +13,11 @@ import json
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fakes import QuietHandler, send, serve
 
 from recommender.errors import ExitCode
 
@@ -95,10 +95,7 @@ class AzureFake:
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
@@ -134,18 +131,9 @@ class AzureFake:
                 self.reply(200, json.dumps(body).encode())
 
             def reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, status, body, headers=headers)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        host, port = self.server.server_address[:2]
-        self.base = f"http://{host}:{port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.base = serve(Handler)
 
     def stop(self) -> None:
         self.server.shutdown()

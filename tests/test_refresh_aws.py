@@ -6,12 +6,11 @@ shared/reference/GRID_APIS.md "Cloud prices": ``PriceList`` is a list of JSON *s
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from moto.server import ThreadedMotoServer
+import test_launch_aws
+from fakes import QuietHandler, send, serve
 
 from recommender.errors import ExitCode
 
@@ -66,10 +65,7 @@ class PricingFake:
         self.calls: list[dict] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 target = self.headers.get("X-Amz-Target", "")
@@ -84,26 +80,12 @@ class PricingFake:
                 self.reply(200, page)
 
             def reply(self, status: int, document: dict) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send(self, status, json.dumps(document).encode(), "application/x-amz-json-1.1")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        host, port = self.server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler)
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+moto_url = test_launch_aws.moto_url  # one moto server per module, as the launch tests
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ resourceGroup, usageType), serviceRegions, pricingInfo[].pricingExpression.tiere
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fakes import QuietHandler, send, serve
 
 from recommender.errors import ExitCode
 
@@ -87,10 +86,7 @@ class BillingFake:
         self.queries: list[dict] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -108,17 +104,9 @@ class BillingFake:
                 self.reply(200, body)
 
             def reply(self, status: int, document: dict) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send(self, status, json.dumps(document).encode())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        host, port = self.server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler)
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode
 from xml.etree import ElementTree
+
+from fakes import QuietHandler, send, serve
 
 MUTATING = {"RunInstances", "TerminateInstances", "CreateTags", "StopInstances", "ImportKeyPair"}
 
@@ -76,10 +78,7 @@ class Ec2Proxy:
     def start(self) -> Ec2Proxy:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 params = dict(parse_qsl(body.decode()))
@@ -135,17 +134,9 @@ class Ec2Proxy:
                 self.reply(*proxy.forward(body, headers, params))
 
             def reply(self, status: int, data: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/xml")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client left: as the GCP fake, no traceback in a later test
+                send(self, status, data, "text/xml")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, _ = serve(Handler)
         return self
 
     def forward(

@@ -19,9 +19,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from fakes import QuietHandler, send, serve
 
 BASE = "https://www.googleapis.com/compute/v1"
 _ZONE_PATH = re.compile(r"^/compute/v1/projects/([^/]+)/zones/([^/]+)/(instances|operations)(.*)$")
@@ -245,29 +247,15 @@ class FakeCompute:
     def start(self) -> FakeCompute:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 status, payload = fake.handle(self.command, self.path, body)
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    # the client left (a killed carbonplan child, an abandoned wait): nothing
-                    # to answer, and a traceback here would land in a later test's stderr
-                    pass
+                send(self, status, json.dumps(payload).encode())
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, _ = serve(Handler)
         return self
 
     def stop(self) -> None:
